@@ -1,0 +1,60 @@
+# Two commands matter: `make run` (the whole platform, embedded, on http://127.0.0.1:8000)
+# and `make test` (the whole suite, real PostgreSQL and Kafka included). Each sets up .venv itself.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+KAFKA_LIBS := deploy/kafka/target/kafka-libs
+
+.PHONY: run test test-unit bench lint up down kafka-libs lock clean
+
+$(BIN)/.installed: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --require-virtualenv -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+venv: $(BIN)/.installed
+
+run: $(BIN)/.installed
+	PORT=$(PORT) $(BIN)/p2kp run
+
+# The Kafka broker's jars come from Maven Central once; ~/.m2 caches them afterwards.
+$(KAFKA_LIBS)/.done: deploy/kafka/pom.xml
+	mvn -B -q -f deploy/kafka/pom.xml package
+	touch $@
+
+kafka-libs: $(KAFKA_LIBS)/.done
+
+test: $(BIN)/.installed
+	@if command -v java >/dev/null && command -v mvn >/dev/null; then $(MAKE) --no-print-directory kafka-libs; \
+	  else echo "no java/mvn: the Kafka integration tests will not find a broker"; fi
+	@deploy/ensure-postgres.sh
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+test-unit: $(BIN)/.installed
+	$(BIN)/pytest -q tests/unit
+
+bench: $(BIN)/.installed kafka-libs
+	@deploy/ensure-postgres.sh
+	$(BIN)/python -m bench
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check shared services tests bench
+	$(BIN)/ruff format --check shared services tests bench
+	$(BIN)/mypy shared services
+
+up:
+	docker compose up -d --build
+
+down:
+	docker compose down
+
+# Re-pin every dependency (needs the registry): edit pyproject.toml, then `make lock`.
+lock: $(BIN)/.installed
+	$(BIN)/pip-compile -q --extra dev --strip-extras -o requirements.lock pyproject.toml
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

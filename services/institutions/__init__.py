@@ -1,0 +1,1 @@
+"""Institutions service. Community institutions: the kelurahan cycle, BKM elections, KSM, cadre training."""

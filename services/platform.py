@@ -1,0 +1,64 @@
+"""The whole platform in one process (embedded mode): every service mounted under its own prefix.
+
+Each service keeps its own SQLite database; the in-process bus replaces Kafka. Mounted apps do not get
+lifespan events from Starlette, so this app starts and stops every service's runtime itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+
+from services.handover.app import build as build_handover
+from services.institutions.app import build as build_institutions
+from services.ledger.app import build as build_ledger
+from services.monitoring.app import build as build_monitoring
+from services.targeting.app import build as build_targeting
+from shared.settings import ServiceSettings
+from shared.transport.embedded import EmbeddedBus
+
+BUILDERS: dict[str, Callable[..., FastAPI]] = {
+    "targeting": build_targeting,
+    "institutions": build_institutions,
+    "ledger": build_ledger,
+    "handover": build_handover,
+    "monitoring": build_monitoring,
+}
+
+
+def build_embedded(settings: ServiceSettings | None = None) -> FastAPI:
+    """The embedded platform. ``settings`` (tests) overrides every service's own settings."""
+    base = settings or ServiceSettings()
+    base.data_dir.mkdir(parents=True, exist_ok=True)
+    bus = EmbeddedBus(f"sqlite+aiosqlite:///{base.data_dir / 'bus.sqlite'}")
+    services = {name: build(settings, bus=bus) for name, build in BUILDERS.items()}
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            await bus.start()
+            stack.push_async_callback(bus.stop)
+            for service in services.values():
+                await service.state.runtime.start()
+                stack.push_async_callback(service.state.runtime.stop)
+            yield
+
+    root = FastAPI(
+        title="P2KP Platform (embedded)", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
+    root.state.services = services
+    root.state.bus = bus
+
+    @root.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def index() -> str:
+        links = "".join(
+            f'<li><a href="/{n}/docs">{n}</a> — <a href="/{n}/health">health</a></li>' for n in services
+        )
+        return f"<!doctype html><title>P2KP Platform</title><h1>P2KP Platform</h1><ul>{links}</ul>"
+
+    for name, service in services.items():
+        root.mount(f"/{name}", service)
+    return root

@@ -1,0 +1,274 @@
+"""The consumer runner behind every projection and policy: exactly-once effects over at-least-once delivery.
+
+For each fetched batch of one partition, the handler's writes, the per-stream dedupe marks and the
+partition's next offset are committed in ONE database transaction. A crash anywhere before that commit
+leaves nothing behind and the batch is read again; a crash after it finds the offset already stored.
+Events the handler cannot take go to the dead-letter topic with the error, and consumption continues.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import structlog
+from sqlalchemy import and_, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from shared.db import checkpoints, consumed_streams, dead_letter_log
+from shared.events import (
+    EventRegistry,
+    MalformedEnvelope,
+    RecordedEvent,
+    UnknownEventType,
+    parse_cloudevent,
+    utcnow,
+)
+from shared.transport import Message, Publisher, Received, Subscriber, TopicPartition
+
+log = structlog.get_logger(__name__)
+
+DEAD_LETTER_TOPIC = "p2kp.deadletter"
+
+
+class Handler(Protocol):
+    """A projection or policy: what it is called, what it reads, and how it applies one event."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def topics(self) -> Sequence[str]: ...
+
+    async def apply(self, event: RecordedEvent, conn: AsyncConnection) -> None: ...
+
+
+async def upsert(conn: AsyncConnection, table: Any, values: dict[str, Any], keys: Sequence[str]) -> None:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE, on SQLite and PostgreSQL alike."""
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(table).values(**values)
+    changed = {k: v for k, v in values.items() if k not in keys}
+    await conn.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=changed))
+
+
+@dataclass
+class _Outcome:
+    dead_letter: Message | None = None
+    applied: bool = False
+
+
+class ConsumerRunner:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        subscriber: Subscriber,
+        handler: Handler,
+        *,
+        registry: EventRegistry,
+        dead_letters: Publisher,
+        batch_size: int = 500,
+        fetch_timeout_ms: int = 200,
+    ) -> None:
+        self.engine = engine
+        self.subscriber = subscriber
+        self.handler = handler
+        self.registry = registry
+        self.dead_letters = dead_letters
+        self.batch_size = batch_size
+        self.fetch_timeout_ms = fetch_timeout_ms
+        self._progress = asyncio.Condition()
+        self.applied_total = 0
+        self.dead_lettered_total = 0
+        self.positions: dict[TopicPartition, int] = {}
+
+    @property
+    def name(self) -> str:
+        return self.handler.name
+
+    async def start(self) -> None:
+        await self.subscriber.start(self.handler.topics, self.name, self._stored_offsets)
+
+    async def stop(self) -> None:
+        await self.subscriber.stop()
+
+    async def run(self) -> None:
+        """Consume until cancelled. A batch whose transaction fails is retried, never skipped."""
+        await self.start()
+        try:
+            while True:
+                batch = await self.subscriber.fetch(self.fetch_timeout_ms, self.batch_size)
+                for tp, records in batch.items():
+                    await self._retry_until_done(tp, records)
+        finally:
+            await self.stop()
+
+    async def _retry_until_done(self, tp: TopicPartition, records: list[Received]) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                await self.process(tp, records)
+                return
+            except Exception as exc:  # database or dead-letter topic unavailable: same batch again
+                log.warning("consumer.batch_failed", consumer=self.name, tp=tp, error=repr(exc))
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def process(self, tp: TopicPartition, records: list[Received]) -> None:
+        """Apply one partition's batch and store its next offset, atomically."""
+        if not records:
+            return
+        applied = 0
+        dead: list[Message] = []
+        async with self.engine.begin() as conn:
+            for record in records:
+                outcome = await self._handle(conn, record)
+                applied += outcome.applied
+                if outcome.dead_letter is not None:
+                    dead.append(outcome.dead_letter)
+            await upsert(
+                conn,
+                checkpoints,
+                {
+                    "consumer": self.name,
+                    "topic": tp.topic,
+                    "partition": tp.partition,
+                    "next_offset": records[-1].offset + 1,
+                },
+                ("consumer", "topic", "partition"),
+            )
+            # Dead letters are acknowledged before the offset commits: at worst a crash here
+            # dead-letters the same event twice, it never loses one.
+            if dead:
+                await self.dead_letters.publish(dead)
+        self.positions[tp] = records[-1].offset + 1
+        self.applied_total += applied
+        self.dead_lettered_total += len(dead)
+        async with self._progress:
+            self._progress.notify_all()
+
+    async def _handle(self, conn: AsyncConnection, record: Received) -> _Outcome:
+        try:
+            event = parse_cloudevent(json.loads(record.value), self.registry)
+        except (ValueError, MalformedEnvelope, UnknownEventType) as exc:
+            return _Outcome(dead_letter=await self._dead_letter(conn, record, exc))
+        guard = select(consumed_streams.c.version).where(
+            consumed_streams.c.consumer == self.name, consumed_streams.c.stream_id == event.stream_id
+        )
+        # FOR UPDATE: after a rebalance a zombie instance may still hold the same batch; the row lock
+        # makes the second one wait and then see the first one's mark.
+        last = (await conn.execute(guard.with_for_update())).scalar_one_or_none()
+        if last is not None and event.stream_version <= last:
+            return _Outcome()  # a redelivery: already applied in an earlier transaction
+        if last is not None and event.stream_version > last + 1:
+            log.warning(
+                "consumer.stream_gap",
+                consumer=self.name,
+                stream=event.stream_id,
+                expected=last + 1,
+                got=event.stream_version,
+            )
+        outcome = _Outcome(applied=True)
+        try:
+            async with conn.begin_nested():
+                await self.handler.apply(event, conn)
+        except Exception as exc:  # the handler's partial writes are rolled back to the savepoint
+            outcome = _Outcome(dead_letter=await self._dead_letter(conn, record, exc))
+        await upsert(
+            conn,
+            consumed_streams,
+            {
+                "consumer": self.name,
+                "stream_id": event.stream_id,
+                "version": event.stream_version,
+                "event_id": str(event.event_id),
+            },
+            ("consumer", "stream_id"),
+        )
+        return outcome
+
+    async def _dead_letter(self, conn: AsyncConnection, record: Received, error: BaseException) -> Message:
+        log.error(
+            "consumer.dead_letter",
+            consumer=self.name,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            error=repr(error),
+        )
+        await conn.execute(
+            dead_letter_log.insert().values(
+                consumer=self.name,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                error=repr(error)[:2000],
+                recorded_at=utcnow(),
+            )
+        )
+        return Message(
+            topic=DEAD_LETTER_TOPIC,
+            key=record.key or "",
+            value=record.value,
+            headers=(
+                *record.headers,
+                ("dlq_error", repr(error)[:2000].encode()),
+                ("dlq_consumer", self.name.encode()),
+                ("dlq_source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
+            ),
+        )
+
+    async def _stored_offsets(self, assigned: list[TopicPartition]) -> dict[TopicPartition, int]:
+        if not assigned:
+            return {}
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(checkpoints.c.topic, checkpoints.c.partition, checkpoints.c.next_offset).where(
+                    checkpoints.c.consumer == self.name,
+                    or_(*(and_(checkpoints.c.topic == t, checkpoints.c.partition == p) for t, p in assigned)),
+                )
+            )
+            stored = {TopicPartition(t, p): o for t, p, o in rows}
+        self.positions.update(stored)
+        return stored
+
+    async def lag(self) -> int:
+        """Records on the assigned partitions not yet applied."""
+        ends = await self.subscriber.end_offsets()
+        return sum(max(0, end - self.positions.get(tp, 0)) for tp, end in ends.items())
+
+    async def wait_until(self, done: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
+        """Return once ``done()`` holds, re-checking after every committed batch (no sleeping guesses)."""
+
+        async def _wait() -> None:
+            while not await done():
+                async with self._progress:
+                    # The bounded wait also covers a runner in another process writing the same database.
+                    try:
+                        await asyncio.wait_for(self._progress.wait(), 0.25)
+                    except TimeoutError:
+                        pass
+
+        await asyncio.wait_for(_wait(), timeout)
+
+    async def wait_for_stream(self, stream_id: str, version: int, timeout: float = 30.0) -> None:
+        """Wait until this consumer has applied ``stream_id`` up to ``version`` (read-your-writes)."""
+        await self.wait_until(
+            lambda: applied_version_at_least(self.engine, self.name, stream_id, version), timeout
+        )
+
+
+async def applied_version_at_least(engine: AsyncEngine, consumer: str, stream_id: str, version: int) -> bool:
+    async with engine.connect() as conn:
+        last = (
+            await conn.execute(
+                select(consumed_streams.c.version).where(
+                    consumed_streams.c.consumer == consumer, consumed_streams.c.stream_id == stream_id
+                )
+            )
+        ).scalar_one_or_none()
+    return last is not None and last >= version

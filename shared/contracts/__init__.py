@@ -1,0 +1,13 @@
+"""The published language: every event a service publishes, under its stable type name.
+
+A publishing service and its consumers import the same models from here (services never import each
+other). ``registry`` knows every contract; ``docs/events.md`` lists them.
+"""
+
+from shared.events import EventRegistry
+
+registry = EventRegistry()
+
+from shared.contracts import targeting  # noqa: E402  (modules register themselves into ``registry``)
+
+__all__ = ["registry", "targeting"]

@@ -1,0 +1,139 @@
+"""Database engines and the tables every service database has: events, outbox and consumer checkpoints.
+
+One set of SQLAlchemy Core tables serves SQLite (embedded mode) and PostgreSQL (distributed mode); the
+schema itself is created by the Alembic migrations in ``shared/migrations``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+metadata = MetaData()
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a real 64-bit identity.
+Position = BigInteger().with_variant(Integer(), "sqlite")
+
+events = Table(
+    "events",
+    metadata,
+    Column("position", Position, primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("stream_id", String(200), nullable=False),
+    Column("stream_version", Integer, nullable=False),
+    Column("event_type", String(200), nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("correlation_id", String(64), nullable=False),
+    Column("causation_id", String(64)),
+    Column("actor_subject", String(200), nullable=False),
+    Column("actor_role", String(64), nullable=False),
+    Column("actor_scope", String(500), nullable=False, default=""),
+    Column("city_code", String(20)),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    # The race between two writers on one stream is decided here, by the database, not by a read.
+    UniqueConstraint("stream_id", "stream_version", name="uq_events_stream_version"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("position", Position, primary_key=True, autoincrement=False),
+    Column("topic", String(200), nullable=False),
+    Column("published_at", DateTime(timezone=True)),
+    Index(
+        "ix_outbox_unpublished",
+        "position",
+        postgresql_where="published_at IS NULL",
+        sqlite_where="published_at IS NULL",
+    ),
+)
+
+# Where a consumer is in each (topic, partition): the next offset to read. Written in the same
+# transaction as the consumer's own writes, so a crash can never separate the two.
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("consumer", String(100), nullable=False),
+    Column("topic", String(200), nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("next_offset", BigInteger, nullable=False),
+    PrimaryKeyConstraint("consumer", "topic", "partition"),
+)
+
+# The last version of each source stream a consumer has applied: redelivered events (a relay
+# re-publishing after a crash, a rebalance) are recognised and skipped, in the same transaction.
+consumed_streams = Table(
+    "consumed_streams",
+    metadata,
+    Column("consumer", String(100), nullable=False),
+    Column("stream_id", String(200), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("event_id", String(36), nullable=False),
+    PrimaryKeyConstraint("consumer", "stream_id"),
+)
+
+dead_letter_log = Table(
+    "dead_letter_log",
+    metadata,
+    Column("id", Position, primary_key=True, autoincrement=True),
+    Column("consumer", String(100), nullable=False),
+    Column("topic", String(200), nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+
+
+def is_sqlite(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """An async engine for ``sqlite+aiosqlite://`` or ``postgresql+asyncpg://`` URLs."""
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, **kwargs)
+        _make_sqlite_transactional(engine)
+        return engine
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 10)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(url, **kwargs)
+
+
+def _make_sqlite_transactional(engine: AsyncEngine) -> None:
+    # pysqlite's own transaction handling starts transactions lazily and never for SELECT, which
+    # breaks SAVEPOINT and lets two writers read the same stream version. We switch it off and emit
+    # BEGIN IMMEDIATE ourselves: every transaction takes the write lock up front, so writers are
+    # serialised by SQLite and commit order equals position order.
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,258 @@
+"""Domain events, their CloudEvents 1.0 envelope, and the registry of stable type names.
+
+Every event payload is a pydantic model registered under an explicit name such as
+``p2kp.targeting.kelurahan-verified.v1``. Names are never derived from Python paths, so a class can be
+renamed or moved without breaking stored events. Old versions are turned into the current model on read
+by a chain of upcasters (v1 -> v2 -> ... -> current).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+SPECVERSION = "1.0"
+DATACONTENTTYPE = "application/json"
+_TYPE_NAME = re.compile(
+    r"^p2kp\.(?P<service>[a-z][a-z0-9-]*)\.(?P<event>[a-z][a-z0-9-]*)\.v(?P<version>[1-9]\d*)$"
+)
+
+
+class DomainEvent(BaseModel):
+    """Base of every event payload. Payloads carry facts, never personal data (see docs/security)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    event_type: ClassVar[str] = ""
+
+
+class UnknownEventType(Exception):
+    """A stored or received event names a type this process has no model for."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who caused an event: the token subject, its role and its region-code scope."""
+
+    subject: str
+    role: str
+    scope: tuple[str, ...] = ()
+
+    @classmethod
+    def system(cls, name: str) -> Actor:
+        return cls(subject=f"system:{name}", role="system")
+
+
+@dataclass(frozen=True)
+class EventMetadata:
+    correlation_id: str
+    causation_id: str | None
+    actor: Actor
+    city_code: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """An event as stored: the payload plus where it sits in its stream and in the store."""
+
+    event_id: uuid.UUID
+    stream_id: str
+    stream_version: int
+    position: int
+    event_type: str
+    payload: DomainEvent
+    metadata: EventMetadata
+    recorded_at: datetime
+    source: str = ""
+
+    def to_cloudevent(self) -> dict[str, Any]:
+        """The CloudEvents 1.0 structured-mode JSON object published to Kafka and to pemkot systems."""
+        return build_cloudevent(
+            event_id=str(self.event_id),
+            source=self.source,
+            event_type=self.event_type,
+            stream_id=self.stream_id,
+            stream_version=self.stream_version,
+            position=self.position,
+            time=self.recorded_at,
+            metadata=self.metadata,
+            data=self.payload.model_dump(mode="json"),
+        )
+
+
+def build_cloudevent(
+    *,
+    event_id: str,
+    source: str,
+    event_type: str,
+    stream_id: str,
+    stream_version: int,
+    position: int,
+    time: datetime,
+    metadata: EventMetadata,
+    data: dict[str, Any],
+) -> dict[str, Any]:
+    """A CloudEvents 1.0 envelope; our extensions are lower-case alphanumerics, as the spec requires."""
+    envelope: dict[str, Any] = {
+        "specversion": SPECVERSION,
+        "id": event_id,
+        "source": source,
+        "type": event_type,
+        "subject": stream_id,
+        "time": as_utc(time).isoformat().replace("+00:00", "Z"),
+        "datacontenttype": DATACONTENTTYPE,
+        "streamid": stream_id,
+        "streamversion": stream_version,
+        "position": position,
+        "correlationid": metadata.correlation_id,
+        "actor": metadata.actor.subject,
+        "actorrole": metadata.actor.role,
+        "actorscope": " ".join(metadata.actor.scope),
+        "data": data,
+    }
+    if metadata.causation_id:
+        envelope["causationid"] = metadata.causation_id
+    if metadata.city_code:
+        envelope["citycode"] = metadata.city_code
+    return envelope
+
+
+class MalformedEnvelope(Exception):
+    """A message is not a CloudEvents envelope this platform produced."""
+
+
+def parse_cloudevent(envelope: dict[str, Any], registry: EventRegistry) -> RecordedEvent:
+    """The inverse of ``build_cloudevent``: decode (and upcast) the payload with ``registry``."""
+    try:
+        if envelope.get("specversion") != SPECVERSION:
+            raise MalformedEnvelope(f"specversion {envelope.get('specversion')!r} is not {SPECVERSION}")
+        metadata = EventMetadata(
+            correlation_id=str(envelope["correlationid"]),
+            causation_id=envelope.get("causationid"),
+            actor=Actor(
+                subject=str(envelope["actor"]),
+                role=str(envelope["actorrole"]),
+                scope=tuple(str(envelope.get("actorscope", "")).split()),
+            ),
+            city_code=envelope.get("citycode"),
+        )
+        event_id = uuid.UUID(str(envelope["id"]))
+        stream_id, version = str(envelope["streamid"]), int(envelope["streamversion"])
+        position, event_type = int(envelope["position"]), str(envelope["type"])
+        time = datetime.fromisoformat(str(envelope["time"]).replace("Z", "+00:00"))
+        data = envelope["data"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MalformedEnvelope(f"not a P2KP CloudEvent: {exc!r}") from exc
+    if not isinstance(data, dict):
+        raise MalformedEnvelope("CloudEvent data is not a JSON object")
+    payload = registry.decode(event_type, data)
+    return RecordedEvent(
+        event_id=event_id,
+        stream_id=stream_id,
+        stream_version=version,
+        position=position,
+        event_type=payload.event_type,
+        payload=payload,
+        metadata=metadata,
+        recorded_at=time,
+        source=str(envelope.get("source", "")),
+    )
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes; everything we store is UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+E = TypeVar("E", bound=type[DomainEvent])
+
+
+@dataclass
+class _Family:
+    current_version: int = 0
+    model: type[DomainEvent] | None = None
+    upcasters: dict[int, Upcaster] = field(default_factory=dict)
+
+
+class EventRegistry:
+    """Maps stable type names to payload models and upcasts older versions on the way in."""
+
+    def __init__(self) -> None:
+        self._families: dict[str, _Family] = {}
+
+    @staticmethod
+    def split(type_name: str) -> tuple[str, int]:
+        match = _TYPE_NAME.match(type_name)
+        if not match:
+            raise ValueError(f"event type {type_name!r} is not of the form p2kp.<service>.<event>.v<N>")
+        return type_name.rsplit(".v", 1)[0], int(match["version"])
+
+    def event(self, type_name: str) -> Callable[[E], E]:
+        """Class decorator: register ``cls`` as the current model for ``type_name``."""
+
+        def register(cls: E) -> E:
+            family_name, version = self.split(type_name)
+            family = self._families.setdefault(family_name, _Family())
+            if family.model is not None and family.current_version >= version:
+                raise ValueError(f"{family_name} already has version {family.current_version} registered")
+            family.current_version, family.model = version, cls
+            cls.event_type = type_name
+            return cls
+
+        return register
+
+    def upcaster(self, type_name: str) -> Callable[[Upcaster], Upcaster]:
+        """Register a function turning the JSON payload of ``type_name`` into the next version's."""
+
+        def register(fn: Upcaster) -> Upcaster:
+            family_name, version = self.split(type_name)
+            self._families.setdefault(family_name, _Family()).upcasters[version] = fn
+            return fn
+
+        return register
+
+    def decode(self, type_name: str, data: dict[str, Any]) -> DomainEvent:
+        """Build the current model from stored JSON of any registered version."""
+        try:
+            family_name, version = self.split(type_name)
+        except ValueError as exc:
+            raise UnknownEventType(str(exc)) from exc
+        family = self._families.get(family_name)
+        if family is None or family.model is None:
+            raise UnknownEventType(f"no model registered for event type {type_name!r}")
+        if version > family.current_version:
+            raise UnknownEventType(
+                f"{type_name!r} is newer than this process knows (v{family.current_version}); upgrade it"
+            )
+        for step in range(version, family.current_version):
+            upcast = family.upcasters.get(step)
+            if upcast is None:
+                raise UnknownEventType(f"no upcaster from {family_name}.v{step} to v{step + 1}")
+            data = upcast(data)
+        return family.model.model_validate(data)
+
+    def names(self) -> list[str]:
+        return sorted(
+            f"{name}.v{family.current_version}" for name, family in self._families.items() if family.model
+        )
+
+    def model(self, type_name: str) -> type[DomainEvent]:
+        family_name, _ = self.split(type_name)
+        family = self._families.get(family_name)
+        if family is None or family.model is None:
+            raise UnknownEventType(f"no model registered for event type {type_name!r}")
+        return family.model
+
+
+def new_event_id() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,112 @@
+"""One service's moving parts, wired by mode: database, event store, outbox relay, consumers.
+
+In distributed mode the relay publishes to Kafka and consumers read from it; in embedded mode both go
+through the in-process bus. Everything above this module is the same code either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+
+import structlog
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.consumer import ConsumerRunner, Handler
+from shared.db import create_engine, is_sqlite
+from shared.events import EventRegistry
+from shared.eventstore import EventStore
+from shared.migrations import Migrations, upgrade
+from shared.relay import OutboxRelay
+from shared.settings import ServiceSettings
+from shared.transport import Publisher, Subscriber
+from shared.transport.embedded import EmbeddedBus, EmbeddedPublisher, EmbeddedSubscriber
+from shared.transport.kafka import KafkaPublisher, KafkaSubscriber
+
+log = structlog.get_logger(__name__)
+
+
+def topic_of(service: str) -> str:
+    return f"p2kp.{service}.events"
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        name: str,
+        settings: ServiceSettings,
+        registry: EventRegistry,
+        *,
+        handlers: Sequence[Handler] = (),
+        migrations: Sequence[Migrations] = (),
+        bus: EmbeddedBus | None = None,
+    ) -> None:
+        if settings.mode == "embedded" and bus is None:
+            raise ValueError("embedded mode needs the process's EmbeddedBus")
+        self.name = name
+        self.settings = settings
+        self.registry = registry
+        self.handlers = list(handlers)
+        self.migrations = list(migrations)
+        self.bus = bus
+        self.topic = topic_of(name)
+        self.source = f"/p2kp/{name}"
+        self.engine: AsyncEngine = create_engine(settings.database_url_for(name))
+        self.publisher: Publisher = self._publisher()
+        self.store = EventStore(self.engine, registry, source=self.source, topic=self.topic)
+        lock = str(settings.data_dir / f"{name}.relay.lock") if is_sqlite(self.engine) else None
+        self.relay = OutboxRelay(self.engine, self.publisher, name=name, source=self.source, lock_path=lock)
+        self.store.after_commit.append(self.relay.wake)
+        self.consumers = [
+            ConsumerRunner(self.engine, self._subscriber(), h, registry=registry, dead_letters=self.publisher)
+            for h in self.handlers
+        ]
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _publisher(self) -> Publisher:
+        if self.bus is not None:
+            return EmbeddedPublisher(self.bus)
+        return KafkaPublisher(self.settings.kafka_bootstrap, client_id=f"p2kp-{self.name}")
+
+    def _subscriber(self) -> Subscriber:
+        if self.bus is not None:
+            return EmbeddedSubscriber(self.bus)
+        return KafkaSubscriber(self.settings.kafka_bootstrap, client_id=f"p2kp-{self.name}")
+
+    def consumer(self, name: str) -> ConsumerRunner:
+        return next(c for c in self.consumers if c.name == name)
+
+    async def start(self) -> None:
+        await upgrade(self.engine, *self.migrations)
+        await self.publisher.start()
+        self._tasks = [asyncio.create_task(self.relay.run(), name=f"{self.name}-relay")]
+        self._tasks += [asyncio.create_task(c.run(), name=f"{self.name}-{c.name}") for c in self.consumers]
+        log.info("service.started", service=self.name, mode=self.settings.mode)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        await self.publisher.stop()
+        await self.engine.dispose()
+
+    async def check_ready(self) -> dict[str, str]:
+        """What /ready reports: each dependency 'ok' or why not."""
+        checks: dict[str, str] = {}
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unavailable: {type(exc).__name__}"
+        if isinstance(self.publisher, KafkaPublisher):
+            checks["kafka"] = "ok" if await self.publisher.ping() else "unavailable"
+        dead = [t.get_name() for t in self._tasks if t.done()]
+        if dead:
+            checks["workers"] = "stopped: " + ", ".join(dead)
+        return checks
