@@ -195,9 +195,9 @@ class EventRegistry:
 
     def event(self, type_name: str) -> Callable[[E], E]:
         """Class decorator: register ``cls`` as the current model for ``type_name``."""
+        family_name, version = self.split(type_name)
 
         def register(cls: E) -> E:
-            family_name, version = self.split(type_name)
             family = self._families.setdefault(family_name, _Family())
             if family.model is not None and family.current_version >= version:
                 raise ValueError(f"{family_name} already has version {family.current_version} registered")
@@ -209,9 +209,9 @@ class EventRegistry:
 
     def upcaster(self, type_name: str) -> Callable[[Upcaster], Upcaster]:
         """Register a function turning the JSON payload of ``type_name`` into the next version's."""
+        family_name, version = self.split(type_name)
 
         def register(fn: Upcaster) -> Upcaster:
-            family_name, version = self.split(type_name)
             self._families.setdefault(family_name, _Family()).upcasters[version] = fn
             return fn
 

@@ -142,7 +142,9 @@ class _Slot(Generic[S]):
     def describe(self) -> str:
         if self.service is not None:
             s = self.service
-            return f"{self.what} {s.version} - {s.how} (ready in {s.started_in:.1f} s)"
+            # started_in stays 0 for a server we only connected to (env URL).
+            took = f" (ready in {s.started_in:.1f} s)" if s.started_in else ""
+            return f"{self.what} {s.version} - {s.how}{took}"
         if self.error is not None:
             return f"{self.what} UNAVAILABLE - {self.error}"
         return f"{self.what} not started (not needed by the selected tests)"
@@ -196,7 +198,8 @@ def _unit_tests_only(config: pytest.Config) -> bool:
 def pytest_sessionstart(session: pytest.Session) -> None:
     # Start eagerly so the report header can say what the run used; fixtures reuse the same objects.
     config = session.config
-    if config.option.collectonly or _unit_tests_only(config):
+    listing_only = config.option.collectonly or getattr(config.option, "showfixtures", False)
+    if listing_only or _unit_tests_only(config):
         return
     for slot in SLOTS:
         slot.ensure()

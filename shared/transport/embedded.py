@@ -45,6 +45,8 @@ class EmbeddedBus:
         await self.engine.dispose()
 
     async def append(self, messages: Sequence[Message]) -> None:
+        if not messages:
+            return
         async with self.engine.begin() as conn:
             await conn.execute(
                 insert(bus_messages),

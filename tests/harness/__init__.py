@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import ctypes
-import ctypes.util
 import signal
 import socket
 import sys
@@ -37,13 +36,15 @@ def run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
         return pool.submit(lambda: asyncio.run(factory())).result()
 
 
+# Loaded up front: the preexec_fn below runs between fork and exec, where it should do as little as possible.
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+_PR_SET_PDEATHSIG = 1
+
+
 def die_with_parent() -> None:
-    """preexec_fn: have the kernel SIGTERM the child when pytest dies, so a crash leaves no server behind."""
-    if sys.platform != "linux":
-        return
-    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    pr_set_pdeathsig = 1
-    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    """preexec_fn: have the kernel SIGTERM the child when pytest dies, so a crash leaves no JVM behind."""
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def docker_engine_answers() -> bool:

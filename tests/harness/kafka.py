@@ -33,8 +33,8 @@ DEFAULT_CONFIG_DIR = REPO_ROOT / "deploy" / "kafka"
 DEFAULT_LIBS_DIR = DEFAULT_CONFIG_DIR / "target" / "kafka-libs"
 READY_LINE = "Kafka Server started"
 
-# Sized for a 2-core test machine: small heap (fine once the dedupe buffer is small), one GC thread set,
-# C1 only for a faster start, and die on OOM instead of hanging the test session.
+# Sized for a 2-core test machine: small heap (enough once the dedupe buffer is small), serial GC (no GC
+# thread pool), C1 only for a faster start, and die on OOM instead of hanging the test session.
 JVM_OPTS = [
     "-Xms128m",
     "-Xmx512m",

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import asyncpg  # type: ignore[import-untyped]  # no stubs; not in pyproject mypy overrides
+import asyncpg  # no stubs; not in pyproject mypy overrides
 from sqlalchemy.engine import make_url
 
 from tests.harness import ServiceUnavailable, free_port, run_sync

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import asyncpg  # type: ignore[import-untyped]  # no stubs; not in pyproject mypy overrides
+import asyncpg  # no stubs; not in pyproject mypy overrides
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaConnectionError
