@@ -50,6 +50,12 @@ class Backend:
 
     async def read_topic(self, topic: str, count: int, timeout: float = 30.0) -> list[Received]:
         """Everything on ``topic`` from the start, once at least ``count`` records have arrived."""
+        return await self.read_topic_until(topic, lambda got: len(got) >= count, timeout)
+
+    async def read_topic_until(
+        self, topic: str, done: Callable[[list[Received]], bool], timeout: float = 30.0
+    ) -> list[Received]:
+        """Records of ``topic`` from the start, read until ``done(records)`` holds."""
         subscriber = self.subscriber()
 
         async def from_start(tps: list[TopicPartition]) -> dict[TopicPartition, int]:
@@ -59,7 +65,7 @@ class Backend:
         got: list[Received] = []
         try:
             async with asyncio.timeout(timeout):
-                while len(got) < count:
+                while not done(got):
                     for records in (await subscriber.fetch(200, 1000)).values():
                         got.extend(records)
         finally:

@@ -21,8 +21,12 @@ META = EventMetadata(correlation_id="c-1", causation_id=None, actor=Actor("teste
 
 
 def period(n: int) -> ProgramPeriodRegistered:
-    return ProgramPeriodRegistered(code=f"P{n:03d}", name=f"period {n}", starts_on=date(2000, 1, 1),
-                                   ends_on=date(2000, 1, 1) + timedelta(days=n + 1))
+    return ProgramPeriodRegistered(
+        code=f"P{n:03d}",
+        name=f"period {n}",
+        starts_on=date(2000, 1, 1),
+        ends_on=date(2000, 1, 1) + timedelta(days=n + 1),
+    )
 
 
 @pytest.fixture
@@ -109,8 +113,9 @@ async def test_stored_v1_event_reads_back_as_v2_after_the_model_changes(store: E
         members: int
 
     writer = EventStore(store.engine, old, source="/p2kp/test", topic="p2kp.test.events")
-    await writer.append("bkm-1", [BkmFormedV1(kelurahan="33.74.01.1001", members=11)], expected_version=0,
-                        metadata=META)
+    await writer.append(
+        "bkm-1", [BkmFormedV1(kelurahan="33.74.01.1001", members=11)], expected_version=0, metadata=META
+    )
 
     new = EventRegistry()
 
