@@ -13,21 +13,31 @@ from shared.transport import Message, OnAssign, PublishFailed, Received, TopicPa
 
 class KafkaPublisher:
     def __init__(self, bootstrap: str, *, client_id: str, linger_ms: int = 5) -> None:
-        # enable_idempotence forces acks=all and lets the broker drop the producer's own retries;
-        # aiokafka sends one batch per partition at a time, so per-key order survives retries.
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap,
-            client_id=client_id,
-            enable_idempotence=True,
-            linger_ms=linger_ms,
-            request_timeout_ms=15000,
-        )
+        self._bootstrap, self._client_id, self._linger_ms = bootstrap, client_id, linger_ms
+        self._started: AIOKafkaProducer | None = None
+
+    @property
+    def _producer(self) -> AIOKafkaProducer:
+        assert self._started is not None, "start() first"
+        return self._started
 
     async def start(self) -> None:
-        await self._producer.start()
+        # Created here, not in __init__: aiokafka binds to the running event loop.
+        # enable_idempotence forces acks=all and lets the broker drop the producer's own retries;
+        # aiokafka sends one batch per partition at a time, so per-key order survives retries.
+        self._started = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap,
+            client_id=self._client_id,
+            enable_idempotence=True,
+            linger_ms=self._linger_ms,
+            request_timeout_ms=15000,
+        )
+        await self._started.start()
 
     async def stop(self) -> None:
-        await self._producer.stop()
+        if self._started is not None:
+            await self._started.stop()
+            self._started = None
 
     async def ping(self) -> bool:
         """Whether the cluster answers a metadata request (for /ready)."""
