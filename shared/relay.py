@@ -77,6 +77,7 @@ class OutboxRelay:
         self.poll_interval = poll_interval
         self.lock_path = lock_path
         self._wake = asyncio.Event()
+        self.leading = asyncio.Event()  # set while this instance is the elected relay
         self.published_total = 0
 
     def wake(self) -> None:
@@ -126,6 +127,7 @@ class OutboxRelay:
     async def run(self, stopping: Callable[[], bool] = lambda: False) -> None:
         """Publish forever (until cancelled), as the elected relay of this service."""
         async with self._leadership():
+            self.leading.set()
             log.info("relay.leader", relay=self.name)
             backoff = self.poll_interval
             while not stopping():
@@ -162,6 +164,7 @@ class OutboxRelay:
             try:
                 yield
             finally:
+                self.leading.clear()
                 await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
                 await conn.commit()
 
@@ -180,4 +183,5 @@ class OutboxRelay:
             try:
                 yield
             finally:
+                self.leading.clear()
                 fcntl.flock(handle, fcntl.LOCK_UN)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Sequence
 
 import pytest
@@ -102,3 +104,41 @@ async def test_relay_killed_mid_batch_loses_nothing_and_keeps_per_key_order(
         if version not in seen:
             seen.append(version)
     assert first_seen == {f"k-{k}": [1, 2, 3, 4, 5] for k in range(8)}
+
+
+async def test_one_relay_per_service_publishes_and_a_standby_takes_over(postgres_backend: Backend) -> None:
+    backend = postgres_backend
+    topic = new_topic()
+    await backend.new_topics(topic)
+    store = await backend.store(topic)
+    publishers = [backend.publisher(), backend.publisher()]
+    for p in publishers:
+        await p.start()
+    # Two instances of one service's relay, each with its own engine (as two processes would have).
+    active, standby = (
+        OutboxRelay(backend.engine(), p, name=f"svc-{topic}", source=store.source, poll_interval=0.02)
+        for p in publishers
+    )
+    active_task = asyncio.create_task(active.run())
+    await asyncio.wait_for(active.leading.wait(), 10)
+    standby_task = asyncio.create_task(standby.run())
+    try:
+        for n in range(20):
+            await store.append(f"s-{n % 4}", [period(n)], expected_version=n // 4, metadata=META)
+        assert len(await backend.read_topic(topic, 20)) == 20
+        assert not standby.leading.is_set()
+
+        active_task.cancel()  # the leader stops (a dead process would drop its connection: same effect)
+        await asyncio.wait_for(standby.leading.wait(), 10)
+        for n in range(20, 30):
+            await store.append(f"s-{n % 4}", [period(n)], expected_version=n // 4, metadata=META)
+        records = await backend.read_topic(topic, 30)
+        assert len(records) == 30
+        assert len({r.header("ce_id") for r in records}) == 30  # nobody published anything twice
+    finally:
+        for task in (active_task, standby_task):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for p in publishers:
+            await p.stop()
