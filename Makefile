@@ -23,7 +23,7 @@ run: $(BIN)/.installed
 
 # The Kafka broker's jars come from Maven Central once; ~/.m2 caches them afterwards.
 $(KAFKA_LIBS)/.done: deploy/kafka/pom.xml
-	mvn -B -q -f deploy/kafka/pom.xml package
+	mvn -B -q -Dstyle.color=never --no-transfer-progress -f deploy/kafka/pom.xml package
 	touch $@
 
 kafka-libs: $(KAFKA_LIBS)/.done
