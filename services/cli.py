@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
 
 from shared.logging import configure_logging
+from shared.security.accounts import AccountStore
 from shared.settings import ServiceSettings
 
 app = typer.Typer(no_args_is_help=True, help="P2KP Platform: urban poverty-program monitoring and handover.")
@@ -24,8 +27,29 @@ def run(
 
     settings = ServiceSettings()
     configure_logging(settings.log_level, settings.log_json)
+    platform = build_embedded()
+    credentials = asyncio.run(_demo_credentials(platform.state.accounts, settings.data_dir))
     typer.echo(f"P2KP Platform (embedded) on http://{host}:{port}/  — data in {settings.data_dir.resolve()}")
-    uvicorn.run(build_embedded(), host=host, port=port, log_config=None, access_log=False)
+    typer.echo(f"Sign in at http://{host}:{port}/login as")
+    for line in credentials:
+        typer.echo(f"  {line}")
+    uvicorn.run(platform, host=host, port=port, log_config=None, access_log=False)
+
+
+async def _demo_credentials(accounts: AccountStore, data_dir: Path) -> list[str]:
+    """Create the demo accounts on first start; their passwords are kept in var/ for the next start."""
+    saved = data_dir / "demo-credentials.txt"
+    await accounts.start()
+    try:
+        created = await accounts.ensure_demo_accounts()
+    finally:
+        await accounts.engine.dispose()
+    if created:
+        lines = [f"{d.username} / {password}   ({d.display_name})" for d, password in created]
+        saved.touch(mode=0o600)
+        with saved.open("a") as handle:
+            handle.writelines(line + "\n" for line in lines)
+    return saved.read_text().splitlines() if saved.exists() else []
 
 
 @app.command()
@@ -43,6 +67,40 @@ def serve(
     settings = ServiceSettings()
     configure_logging(settings.log_level, settings.log_json)
     uvicorn.run(BUILDERS[service](), host=host, port=port, log_config=None, access_log=False)
+
+
+@app.command()
+def token(
+    role: Annotated[
+        str,
+        typer.Option(
+            help="national_admin, national_monitor, regional_consultant, "
+            "city_operator, facilitator, bkm_officer, auditor, integration_client"
+        ),
+    ],
+    city: Annotated[
+        list[str] | None, typer.Option(help="A kota/kabupaten code such as 33.74 (repeatable)")
+    ] = None,
+    kelurahan: Annotated[list[str] | None, typer.Option(help="A kelurahan code (repeatable)")] = None,
+    province: Annotated[
+        list[str] | None, typer.Option(help="A provinsi code such as 33 (repeatable)")
+    ] = None,
+    subject: Annotated[str, typer.Option(help="Who the token names")] = "cli-user",
+    minutes: Annotated[int, typer.Option(min=1, max=7 * 24 * 60)] = 480,
+) -> None:
+    """Print a development access token (signed with the local key; refused in production)."""
+    from shared.security.principal import InvalidPrincipal, Principal
+    from shared.security.tokens import issue_token
+
+    settings = ServiceSettings()
+    if settings.environment == "production":
+        raise typer.BadParameter("production tokens come from the identity provider, not from this command")
+    scopes = [*(province or []), *(city or []), *(kelurahan or [])]
+    try:
+        principal = Principal.of(subject, role, scopes)
+    except InvalidPrincipal as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    typer.echo(issue_token(settings, principal, minutes))
 
 
 if __name__ == "__main__":

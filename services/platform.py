@@ -17,6 +17,9 @@ from services.institutions.app import build as build_institutions
 from services.ledger.app import build as build_ledger
 from services.monitoring.app import build as build_monitoring
 from services.targeting.app import build as build_targeting
+from shared.db import create_engine
+from shared.security.accounts import AccountStore
+from shared.security.login import login_router
 from shared.settings import ServiceSettings
 from shared.transport.embedded import EmbeddedBus
 
@@ -33,14 +36,18 @@ def build_embedded(settings: ServiceSettings | None = None) -> FastAPI:
     """The embedded platform. ``settings`` (tests) overrides every service's own settings."""
     base = settings or ServiceSettings()
     base.data_dir.mkdir(parents=True, exist_ok=True)
+    base.refuse_unsafe_production()
     bus = EmbeddedBus(f"sqlite+aiosqlite:///{base.data_dir / 'bus.sqlite'}")
     services = {name: build(settings, bus=bus) for name, build in BUILDERS.items()}
+    accounts = AccountStore(create_engine(f"sqlite+aiosqlite:///{base.data_dir / 'accounts.sqlite'}"))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             await bus.start()
             stack.push_async_callback(bus.stop)
+            await accounts.start()
+            stack.push_async_callback(accounts.engine.dispose)
             for service in services.values():
                 await service.state.runtime.start()
                 stack.push_async_callback(service.state.runtime.stop)
@@ -51,13 +58,18 @@ def build_embedded(settings: ServiceSettings | None = None) -> FastAPI:
     )
     root.state.services = services
     root.state.bus = bus
+    root.state.accounts = accounts
+    root.include_router(login_router(base, accounts))
 
     @root.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index() -> str:
         links = "".join(
             f'<li><a href="/{n}/docs">{n}</a> — <a href="/{n}/health">health</a></li>' for n in services
         )
-        return f"<!doctype html><title>P2KP Platform</title><h1>P2KP Platform</h1><ul>{links}</ul>"
+        return (
+            "<!doctype html><title>P2KP Platform</title><h1>P2KP Platform</h1>"
+            f'<p><a href="/login">Sign in</a></p><ul>{links}</ul>'
+        )
 
     for name, service in services.items():
         root.mount(f"/{name}", service)

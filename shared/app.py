@@ -22,12 +22,15 @@ from prometheus_client import (
 )
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import context
 from shared.consumer import Handler
 from shared.errors import DomainError, Unavailable
 from shared.migrations import Migrations
 from shared.runtime import ServiceRuntime
+from shared.security.audit import router as audit_router
+from shared.security.tokens import TokenVerifier
 from shared.settings import ServiceSettings
 from shared.transport.embedded import EmbeddedBus
 
@@ -53,6 +56,36 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
         {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"]}
         for e in exc.errors()
     ]
+
+
+class BodyLimit:
+    """Refuses a body over the limit: by its declared length before reading it, else as it streams
+    (FastAPI passes the HTTPException raised from ``receive`` on to the problem+json handler)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        declared = dict(scope.get("headers", ())).get(b"content-length", b"0")
+        if scope["type"] == "http" and (not declared.isdigit() or int(declared) > self.limit):
+            response = problem(413, "Request too large", too_large(self.limit), Request(scope))
+            await response(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise HTTPException(413)
+            return message
+
+        await self.app(scope, counted, send)
+
+
+def too_large(limit: int) -> str:
+    return f"The request is too large: at most {limit:,} bytes are accepted."
 
 
 class _Metrics:
@@ -100,9 +133,17 @@ def create_app(
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    runtime.settings.refuse_unsafe_production()
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="0.1.0",
+        lifespan=lifespan,
+    )
     app.state.runtime = runtime
+    app.state.verifier = TokenVerifier(runtime.settings)
     metrics = _Metrics(runtime.name)
+    app.add_middleware(BodyLimit, limit=runtime.settings.max_body_bytes)
 
     @app.middleware("http")
     async def request_context(
@@ -134,6 +175,8 @@ def create_app(
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 413:
+            return problem(413, "Request too large", too_large(runtime.settings.max_body_bytes), request)
         return problem(exc.status_code, "Request failed", str(exc.detail), request)
 
     async def unavailable(request: Request, exc: Exception) -> JSONResponse:
@@ -188,6 +231,7 @@ def create_app(
             metrics.dead_letters.labels(runtime.name, consumer.name).set(consumer.dead_lettered_total)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    app.include_router(audit_router)
     for router in routers:
         app.include_router(router)
     return app

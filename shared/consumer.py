@@ -82,6 +82,9 @@ class ConsumerRunner:
         self.batch_size = batch_size
         self.fetch_timeout_ms = fetch_timeout_ms
         self._progress = asyncio.Condition()
+        # Held while a batch is applied. A rebalance waits for it before reading stored offsets, or it
+        # would seek back over a batch that is about to commit and fetch it again (aiokafka#929).
+        self._applying = asyncio.Lock()
         self.applied_total = 0
         self.dead_lettered_total = 0
         self.positions: dict[TopicPartition, int] = {}
@@ -122,6 +125,10 @@ class ConsumerRunner:
         """Apply one partition's batch and store its next offset, atomically."""
         if not records:
             return
+        async with self._applying:
+            await self._process(tp, records)
+
+    async def _process(self, tp: TopicPartition, records: list[Received]) -> None:
         applied = 0
         dead: list[Message] = []
         async with self.engine.begin() as conn:
@@ -191,7 +198,17 @@ class ConsumerRunner:
         )
         return outcome
 
-    async def _dead_letter(self, conn: AsyncConnection, record: Received, error: BaseException) -> Message:
+    async def _dead_letter(
+        self, conn: AsyncConnection, record: Received, error: BaseException
+    ) -> Message | None:
+        logged = select(dead_letter_log.c.id).where(
+            dead_letter_log.c.consumer == self.name,
+            dead_letter_log.c.topic == record.topic,
+            dead_letter_log.c.partition == record.partition,
+            dead_letter_log.c.offset == record.offset,
+        )
+        if (await conn.execute(logged)).first() is not None:
+            return None  # dead-lettered by an earlier, committed pass over this record
         log.error(
             "consumer.dead_letter",
             consumer=self.name,
@@ -225,7 +242,7 @@ class ConsumerRunner:
     async def _stored_offsets(self, assigned: list[TopicPartition]) -> dict[TopicPartition, int]:
         if not assigned:
             return {}
-        async with self.engine.connect() as conn:
+        async with self._applying, self.engine.connect() as conn:
             rows = await conn.execute(
                 select(checkpoints.c.topic, checkpoints.c.partition, checkpoints.c.next_offset).where(
                     checkpoints.c.consumer == self.name,

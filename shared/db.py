@@ -100,6 +100,8 @@ dead_letter_log = Table(
     Column("offset", BigInteger, nullable=False),
     Column("error", Text, nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
+    # A record is dead-lettered once per consumer, however often it is redelivered.
+    UniqueConstraint("consumer", "topic", "partition", "offset", name="uq_dead_letter_record"),
 )
 
 

@@ -27,5 +27,5 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
     )
     logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(name)s %(levelname)s %(message)s")
     # Library chatter (aiokafka's reconnect warnings, uvicorn access lines) stays at WARNING.
-    for noisy in ("aiokafka", "uvicorn.access"):
+    for noisy in ("aiokafka", "uvicorn.access", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

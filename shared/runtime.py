@@ -20,6 +20,7 @@ from shared.events import EventRegistry
 from shared.eventstore import EventStore
 from shared.migrations import Migrations, upgrade
 from shared.relay import OutboxRelay
+from shared.security.authority import AuthorityProjection
 from shared.settings import ServiceSettings
 from shared.transport import Publisher, Subscriber
 from shared.transport.embedded import EmbeddedBus, EmbeddedPublisher, EmbeddedSubscriber
@@ -48,7 +49,8 @@ class ServiceRuntime:
         self.name = name
         self.settings = settings
         self.registry = registry
-        self.handlers = list(handlers)
+        # Every service honours who holds write authority over each city (alih kelola).
+        self.handlers = [*handlers, AuthorityProjection(name)]
         self.migrations = list(migrations)
         self.bus = bus
         self.topic = topic_of(name)

@@ -5,7 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Signs development tokens only; production refuses to start while it is configured.
+DEVELOPMENT_SIGNING_KEY = "p2kp-development-signing-key-never-use-in-production"
+
+
+class UnsafeConfiguration(RuntimeError):
+    """A setting that would make a production deployment unsafe."""
 
 
 class ServiceSettings(BaseSettings):
@@ -23,6 +31,33 @@ class ServiceSettings(BaseSettings):
     port: int = 8000
     log_level: str = "INFO"
     log_json: bool = True
+    # Largest request body accepted, in bytes (uploads have their own, larger limits).
+    max_body_bytes: int = 1_048_576
+
+    # Identity. Development signs its own tokens with a local key; production verifies an OpenID
+    # Connect provider's tokens (e.g. the ministry's Keycloak) against its published JWKS.
+    auth_signing_key: SecretStr = SecretStr(DEVELOPMENT_SIGNING_KEY)
+    auth_issuer: str = "p2kp-local"
+    auth_audience: str = "p2kp"
+    auth_token_minutes: int = 480
+    oidc_issuer: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_role_claim: str = "p2kp_role"
+    oidc_regions_claim: str = "p2kp_regions"
+
+    def refuse_unsafe_production(self) -> None:
+        """Production must verify a real identity provider's tokens and carry no development secret."""
+        if self.environment != "production":
+            return
+        problems = []
+        if not (self.oidc_issuer and self.oidc_jwks_url):
+            problems.append("P2KP_OIDC_ISSUER and P2KP_OIDC_JWKS_URL must name the identity provider")
+        if self.auth_signing_key.get_secret_value() == DEVELOPMENT_SIGNING_KEY:
+            problems.append("P2KP_AUTH_SIGNING_KEY is the development key")
+        if self.mode == "embedded":
+            problems.append("embedded mode (demo accounts, SQLite) is for development only")
+        if problems:
+            raise UnsafeConfiguration("refusing to start in production: " + "; ".join(problems))
 
     def database_url_for(self, service: str) -> str:
         if self.database_url:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from pydantic import Field
 
+from services.handover.api import router
 from shared.app import service_app
 from shared.settings import ServiceSettings
 from shared.transport.embedded import EmbeddedBus
@@ -18,6 +19,7 @@ def build(settings: ServiceSettings | None = None, bus: EmbeddedBus | None = Non
     return service_app(
         "handover",
         settings or HandoverSettings(),
+        routers=[router],
         bus=bus,
         title="P2KP handover service",
         description="Handover (alih kelola): city readiness, the handover process, the pemkot feed.",

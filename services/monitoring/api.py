@@ -12,8 +12,12 @@ from services.monitoring.projections import ProgramPeriodsProjection
 from services.monitoring.readmodels import program_periods
 from shared.dependencies import RuntimeDep
 from shared.errors import DomainError
+from shared.security.guard import Guard, Guarded
+from shared.security.policy import read
 
 router = APIRouter(tags=["read models"])
+
+READ_PERIODS = read("monitoring.program-periods.read", national=True)
 
 
 class NotYetProjected(DomainError):
@@ -31,6 +35,7 @@ class ProgramPeriodRow(BaseModel):
 @router.get("/program-periods", response_model=list[ProgramPeriodRow])
 async def list_program_periods(
     runtime: RuntimeDep,
+    guard: Guard = Guarded(READ_PERIODS),
     after_stream: str | None = Query(
         default=None, max_length=200, description="Wait until this stream's change is projected"
     ),

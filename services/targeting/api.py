@@ -4,21 +4,27 @@ from __future__ import annotations
 
 from datetime import date
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.targeting import handlers
-from shared.auth import CurrentActor
 from shared.dependencies import StoreDep
 from shared.schemas import Accepted
+from shared.security.guard import Guard, Guarded
+from shared.security.policy import read, write
+from shared.security.principal import Role
 
 router = APIRouter(tags=["program periods"])
+
+REGISTER_PERIOD = write("targeting.program-period.register", frozenset({Role.NATIONAL_ADMIN}), national=True)
+READ_PERIOD = read("targeting.program-period.read", national=True)
+PERIOD_CODE = r"^[A-Z0-9][A-Z0-9-]{1,31}$"
 
 
 class RegisterProgramPeriod(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    code: str = Field(pattern=r"^[A-Z0-9][A-Z0-9-]{1,31}$", examples=["KOTAKU"])
+    code: str = Field(pattern=PERIOD_CODE, examples=["KOTAKU"])
     name: str = Field(min_length=1, max_length=200, examples=["Kota Tanpa Kumuh"])
     starts_on: date
     ends_on: date
@@ -34,16 +40,20 @@ class ProgramPeriodOut(BaseModel):
 
 @router.post("/program-periods", status_code=status.HTTP_201_CREATED, response_model=Accepted)
 async def register_program_period(
-    body: RegisterProgramPeriod, store: StoreDep, actor: CurrentActor
+    body: RegisterProgramPeriod, store: StoreDep, guard: Guard = Guarded(REGISTER_PERIOD)
 ) -> Accepted:
     recorded = await handlers.register_program_period(
-        store, actor, code=body.code, name=body.name, starts_on=body.starts_on, ends_on=body.ends_on
+        store, guard.actor, code=body.code, name=body.name, starts_on=body.starts_on, ends_on=body.ends_on
     )
     return Accepted.of(recorded)
 
 
 @router.get("/program-periods/{code}", response_model=ProgramPeriodOut)
-async def get_program_period(code: str, store: StoreDep) -> ProgramPeriodOut:
+async def get_program_period(
+    store: StoreDep,
+    code: str = Path(pattern=PERIOD_CODE, examples=["KOTAKU"]),
+    guard: Guard = Guarded(READ_PERIOD),
+) -> ProgramPeriodOut:
     period = await handlers.get_program_period(store, code)
     assert period.starts_on is not None and period.ends_on is not None
     return ProgramPeriodOut(

@@ -8,6 +8,6 @@ from shared.events import EventRegistry
 
 registry = EventRegistry()
 
-from shared.contracts import targeting  # noqa: E402  (modules register themselves into ``registry``)
+from shared.contracts import handover, targeting  # noqa: E402  (modules register themselves)
 
-__all__ = ["registry", "targeting"]
+__all__ = ["handover", "registry", "targeting"]

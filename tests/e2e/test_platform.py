@@ -9,6 +9,7 @@ import httpx
 from tests.harness.kafka import KafkaBroker
 from tests.harness.postgres import PostgresServer
 from tests.harness.processes import platform_process
+from tests.harness.tokens import ADMIN
 
 SERVICES = ("targeting", "institutions", "ledger", "handover", "monitoring")
 KOTAKU = {"code": "KOTAKU", "name": "Kota Tanpa Kumuh", "starts_on": "2016-01-01", "ends_on": "2024-12-31"}
@@ -17,7 +18,7 @@ KOTAKU = {"code": "KOTAKU", "name": "Kota Tanpa Kumuh", "starts_on": "2016-01-01
 def test_embedded_platform_serves_every_service_under_its_prefix(tmp_path: Path) -> None:
     env = {"P2KP_DATA_DIR": str(tmp_path / "var"), "P2KP_LOG_JSON": "true"}
     with platform_process(["run"], env, tmp_path / "run.log", "/monitoring/ready") as platform:
-        with httpx.Client(base_url=platform.base, timeout=10) as http:
+        with httpx.Client(base_url=platform.base, timeout=10, headers=ADMIN) as http:
             for service in SERVICES:
                 assert http.get(f"/{service}/health").json()["service"] == service
                 assert http.get(f"/{service}/ready").status_code == 200
@@ -45,7 +46,7 @@ def test_embedded_platform_serves_every_service_under_its_prefix(tmp_path: Path)
 
     # Restarted on the same data: the stored events and the read model are still there.
     with platform_process(["run"], env, tmp_path / "run2.log", "/monitoring/ready") as platform:
-        with httpx.Client(base_url=platform.base, timeout=10) as http:
+        with httpx.Client(base_url=platform.base, timeout=10, headers=ADMIN) as http:
             assert http.get("/targeting/program-periods/KOTAKU").json()["version"] == 1
             assert [p["code"] for p in http.get("/monitoring/program-periods").json()] == ["KOTAKU"]
 
@@ -66,12 +67,13 @@ def test_distributed_services_talk_through_kafka_and_postgres(
     ):
         ready = httpx.get(targeting.base + "/ready").json()
         assert ready["checks"] == {"database": "ok", "kafka": "ok"}
-        accepted = httpx.post(targeting.base + "/program-periods", json=KOTAKU, timeout=10)
+        accepted = httpx.post(targeting.base + "/program-periods", json=KOTAKU, timeout=10, headers=ADMIN)
         assert accepted.status_code == 201, accepted.text
         listed = httpx.get(
             monitoring.base + "/program-periods",
             params={"after_stream": accepted.json()["stream_id"], "after_version": 1},
             timeout=30,
+            headers=ADMIN,
         )
         assert listed.status_code == 200, monitoring.tail()
         assert [p["code"] for p in listed.json()] == ["KOTAKU"]

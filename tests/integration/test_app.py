@@ -10,9 +10,11 @@ import pytest
 from fastapi import FastAPI
 
 from services.targeting.app import build as build_targeting
+from shared.events import Actor
 from shared.settings import ServiceSettings
 from shared.transport.embedded import EmbeddedBus
 from tests.harness import free_port
+from tests.harness.tokens import ADMIN
 
 KOTAKU = {"code": "KOTAKU", "name": "Kota Tanpa Kumuh", "starts_on": "2016-01-01", "ends_on": "2024-12-31"}
 
@@ -29,7 +31,9 @@ async def targeting(tmp_path: Path) -> AsyncIterator[FastAPI]:
 
 
 def client(app: FastAPI) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://targeting")
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://targeting", headers=ADMIN
+    )
 
 
 async def test_correlation_id_of_the_request_is_recorded_on_its_events(targeting: FastAPI) -> None:
@@ -40,7 +44,7 @@ async def test_correlation_id_of_the_request_is_recorded_on_its_events(targeting
     [event] = await targeting.state.runtime.store.read_stream(response.json()["stream_id"])
     assert event.metadata.correlation_id == "corr-77"
     assert event.metadata.causation_id == response.headers["x-request-id"]
-    assert event.metadata.actor.role == "national_admin"
+    assert event.metadata.actor == Actor("test-national_admin", "national_admin", ())
 
 
 async def test_errors_are_problem_documents_a_field_officer_can_read(targeting: FastAPI) -> None:
