@@ -1,0 +1,236 @@
+"""Identity, sign-in, write authority and the audit trail, on the running embedded platform."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi import FastAPI
+
+from services.platform import build_embedded
+from services.targeting.app import build as build_targeting
+from shared.security.authority import Holder, holder_of
+from shared.security.principal import Principal
+from shared.security.tokens import NotAuthenticated, TokenVerifier, issue_token
+from shared.settings import ServiceSettings, UnsafeConfiguration
+from tests.harness import free_port
+from tests.harness.tokens import ADMIN, bearer
+
+KOTAKU = {"code": "KOTAKU", "name": "Kota Tanpa Kumuh", "starts_on": "2016-01-01", "ends_on": "2024-12-31"}
+
+
+@pytest.fixture
+async def platform(tmp_path: Path) -> AsyncIterator[FastAPI]:
+    app = build_embedded(ServiceSettings(data_dir=tmp_path))
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+def client(app: FastAPI, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://p2kp", headers=headers)
+
+
+# --- identity -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def identity_provider() -> Iterator[tuple[str, rsa.RSAPrivateKey]]:
+    """A stand-in OpenID Connect provider: an RSA key and its JWKS served over HTTP on loopback."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    body = json.dumps({"keys": [{**jwk, "kid": "test-key", "use": "sig", "alg": "RS256"}]}).encode()
+
+    class Jwks(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Jwks)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/realms/p2kp/protocol/openid-connect/certs", key
+    server.shutdown()
+
+
+def provider_token(key: rsa.RSAPrivateKey, **overrides: object) -> str:
+    claims = {
+        "iss": "https://sso.example.go.id/realms/p2kp",
+        "aud": "p2kp",
+        "sub": "siti@semarang",
+        "exp": int(time.time()) + 300,
+        "p2kp_role": "city_operator",
+        "p2kp_regions": ["33.74"],
+        **overrides,
+    }
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "test-key"})
+
+
+async def test_tokens_from_the_identity_provider_are_verified_against_its_jwks(
+    identity_provider: tuple[str, rsa.RSAPrivateKey],
+) -> None:
+    jwks_url, key = identity_provider
+    settings = ServiceSettings(oidc_issuer="https://sso.example.go.id/realms/p2kp", oidc_jwks_url=jwks_url)
+    verifier = TokenVerifier(settings)
+    assert await verifier.verify(provider_token(key)) == Principal.of(
+        "siti@semarang", "city_operator", ["33.74"]
+    )
+
+    local = issue_token(ServiceSettings(), Principal.of("x", "national_admin"))
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    for refused in (
+        local,  # signed with the development key: not the provider's
+        provider_token(other_key),  # signed by someone else under the provider's key id
+        provider_token(key, iss="https://evil.example"),
+        provider_token(key, aud="another-app"),
+        provider_token(key, p2kp_role="superuser"),
+    ):
+        with pytest.raises(NotAuthenticated):
+            await verifier.verify(refused)
+    with pytest.raises(NotAuthenticated, match="expired"):
+        await verifier.verify(provider_token(key, exp=int(time.time()) - 60))
+
+
+def test_production_refuses_to_start_with_development_secrets(tmp_path: Path) -> None:
+    unsafe = ServiceSettings(
+        environment="production",
+        mode="distributed",
+        data_dir=tmp_path,
+        database_url="postgresql+asyncpg://p2kp@db/targeting",
+    )
+    with pytest.raises(UnsafeConfiguration, match="P2KP_OIDC_ISSUER") as refused:
+        build_targeting(unsafe)
+    assert "development key" in str(refused.value)
+    with pytest.raises(UnsafeConfiguration, match="embedded mode"):
+        build_embedded(ServiceSettings(environment="production", data_dir=tmp_path))
+    safe = unsafe.model_copy(
+        update={
+            "oidc_issuer": "https://sso.example.go.id/realms/p2kp",
+            "oidc_jwks_url": "https://sso.example.go.id/realms/p2kp/protocol/openid-connect/certs",
+            "auth_signing_key": unsafe.auth_signing_key.__class__("a-real-secret-from-the-vault"),
+        }
+    )
+    assert build_targeting(safe).state.runtime.settings.environment == "production"
+
+
+# --- sign-in -------------------------------------------------------------------------------------
+
+
+async def test_sign_in_gives_a_session_for_reads_and_a_token_for_commands(platform: FastAPI) -> None:
+    await platform.state.accounts.create(
+        "faskel.budi", "correct horse", Principal.of("faskel.budi", "national_admin"), "Budi"
+    )
+    async with client(platform) as http:
+        assert (await http.get("/login")).status_code == 200
+        signed_in = await http.post("/login", data={"username": "faskel.budi", "password": "correct horse"})
+        assert signed_in.status_code == 303 and "httponly" in signed_in.headers["set-cookie"].lower()
+        assert (await http.get("/targeting/audit")).status_code == 200  # the cookie reads...
+        write = await http.post("/targeting/program-periods", json=KOTAKU)
+        assert write.status_code == 401  # ...but never writes (a forged cross-site form gets nothing)
+
+        token = await http.post("/auth/token", data={"username": "faskel.budi", "password": "correct horse"})
+        http.cookies.clear()
+        bearer_header = {"authorization": f"Bearer {token.json()['access_token']}"}
+        assert (
+            await http.post("/targeting/program-periods", json=KOTAKU, headers=bearer_header)
+        ).status_code == 201
+
+
+async def test_repeated_failed_sign_ins_are_slowed_down(platform: FastAPI) -> None:
+    await platform.state.accounts.create(
+        "op.x", "right", Principal.of("op.x", "city_operator", ["33.74"]), "X"
+    )
+    async with client(platform) as http:
+        statuses = [
+            (await http.post("/auth/token", data={"username": "op.x", "password": f"guess {n}"})).status_code
+            for n in range(6)
+        ]
+        assert statuses == [401] * 5 + [429]
+        locked = await http.post("/auth/token", data={"username": "op.x", "password": "right"})
+        assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0
+        assert "Too many failed sign-ins" in locked.json()["detail"]
+        page = await http.post("/login", data={"username": "op.x", "password": "right"})
+        assert page.status_code == 429 and "Too many failed sign-ins" in page.text
+
+
+# --- write authority (alih kelola) ------------------------------------------------------------------
+
+
+async def test_authority_transfer_reaches_every_service_and_is_honoured(platform: FastAPI) -> None:
+    services = platform.state.services
+    async with client(platform, ADMIN) as http:
+        moved = await http.post(
+            "/handover/cities/33.74/authority-transfer", json={"instrument": "Perwal Semarang No. 12/2026"}
+        )
+        assert moved.status_code == 201, moved.text
+        again = await http.post("/handover/cities/33.74/authority-transfer", json={"instrument": "again"})
+        assert again.status_code == 409
+        refused = await http.post(
+            "/handover/cities/33.74/authority-transfer",
+            json={"instrument": "x"},
+            headers=bearer("city_operator", "33.74"),
+        )
+        assert refused.status_code == 403
+
+    for name, service in services.items():
+        runtime = service.state.runtime
+        await runtime.consumer(f"{name}.authority").wait_for_stream("city-authority-33.74", 1, timeout=30)
+        assert await holder_of(runtime.engine, "33.74") is Holder.CITY, name
+        assert await holder_of(runtime.engine, "35.78") is Holder.NATIONAL, name
+
+    async with client(platform, ADMIN) as http:
+        back = await http.post("/handover/cities/33.74/authority-return", json={"reason": "DDUB not paid"})
+        assert back.status_code == 201
+    runtime = services["targeting"].state.runtime
+    await runtime.consumer("targeting.authority").wait_for_stream("city-authority-33.74", 2, timeout=30)
+    assert await holder_of(runtime.engine, "33.74") is Holder.NATIONAL
+
+
+# --- audit ------------------------------------------------------------------------------------------
+
+
+async def test_audit_lists_who_did_what_when_to_which_record(platform: FastAPI) -> None:
+    async with client(platform) as http:
+        await http.post(
+            "/targeting/program-periods", json=KOTAKU, headers=bearer("national_admin", subject="pmu.ani")
+        )
+        await http.post(
+            "/handover/cities/33.74/authority-transfer",
+            json={"instrument": "Perwal 12/2026"},
+            headers=bearer("national_admin", subject="pmu.ani"),
+        )
+        await http.post(
+            "/handover/cities/35.78/authority-transfer",
+            json={"instrument": "Perwal 3/2027"},
+            headers=bearer("national_admin", subject="pmu.joko"),
+        )
+
+        audited = await http.get("/targeting/audit", params={"actor": "pmu.ani"}, headers=bearer("auditor"))
+        [entry] = audited.json()["entries"]
+        assert (entry["actor"], entry["role"], entry["stream_id"], entry["event_type"], entry["version"]) == (
+            "pmu.ani",
+            "national_admin",
+            "program-period-KOTAKU",
+            "p2kp.targeting.program-period-registered.v1",
+            1,
+        )
+
+        everything = await http.get("/handover/audit", headers=bearer("auditor"))
+        assert [e["city_code"] for e in everything.json()["entries"]] == ["33.74", "35.78"]
+        semarang = await http.get("/handover/audit", headers=bearer("city_operator", "33.74"))
+        assert [e["city_code"] for e in semarang.json()["entries"]] == ["33.74"]  # never Surabaya's
+        assert (
+            await http.get("/handover/audit", headers=bearer("integration_client", "33.74"))
+        ).status_code == 403
+        assert (await http.get("/handover/audit")).status_code == 401
