@@ -58,6 +58,7 @@ async def audit(
     if stream_id:
         query = query.where(events.c.stream_id == stream_id)
     if city:
+        await guard.check(city, hidden=f"There is no region {city}.")
         query = query.where(or_(events.c.city_code == city, events.c.city_code.like(city + ".%")))
     if since:
         query = query.where(events.c.recorded_at >= since)
