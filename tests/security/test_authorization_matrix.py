@@ -93,13 +93,15 @@ def guarded_routes(platform: FastAPI) -> list[tuple[str, APIRoute, Action]]:
         routes = list(api_routes(app.routes))
         # Nothing the schema offers may escape the walk (a router included under a prefix, say).
         documented = {(m.upper(), p) for p, ops in app.openapi()["paths"].items() for m in ops}
-        assert documented == {(m, r.path) for r in routes if r.include_in_schema for m in r.methods}, service
+        assert documented == {
+            (m, r.path) for r in routes if r.include_in_schema for m in (r.methods or set())
+        }, service
         for route in routes:
             if route.path in PUBLIC:
                 continue
             action = declared_action(route)
             if action is None:
-                unguarded.append(f"{service} {route.methods} {route.path}")
+                unguarded.append(f"{service} {(route.methods or set())} {route.path}")
             else:
                 found.append((service, route, action))
     assert not unguarded, f"endpoints without a declared action: {unguarded}"
@@ -160,16 +162,16 @@ async def call(app: FastAPI, service: str, request: Request, headers: dict[str, 
 async def test_every_endpoint_every_role_own_city_other_city_national(platform: FastAPI) -> None:
     routes = guarded_routes(platform)
     missing = [
-        f"{s} {sorted(r.methods)} {r.path}"
+        f"{s} {sorted(r.methods or set())} {r.path}"
         for s, r, _ in routes
-        if not any((s, m, r.path) in EXAMPLES for m in r.methods)
+        if not any((s, m, r.path) in EXAMPLES for m in (r.methods or set()))
     ]
     assert not missing, f"add an example request for: {missing}"
 
     counter = itertools.count()
     mismatches, cells = [], 0
     for service, route, action in routes:
-        for method in route.methods:
+        for method in route.methods or set():
             example = EXAMPLES[(service, method, route.path)]
             anonymous = await call(platform, service, example(OWN, next(counter)), {})
             if anonymous.status_code != 401:
@@ -207,7 +209,7 @@ async def test_a_city_scoped_caller_never_receives_another_citys_data(platform: 
     )
     leaks = []
     for service, route, _ in guarded_routes(platform):
-        if "GET" not in route.methods:
+        if "GET" not in (route.methods or set()):
             continue
         for role in OWN_SCOPE:
             for city in (OWN, OTHER, None):
