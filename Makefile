@@ -9,10 +9,11 @@ KAFKA_LIBS := deploy/kafka/target/kafka-libs
 
 .PHONY: run test test-unit bench lint up down kafka-libs lock clean
 
-$(BIN)/.installed: requirements.lock pyproject.toml
+# The development environment: the runtime pins (requirements.lock, what images get) plus the tools.
+$(BIN)/.installed: requirements-dev.lock requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet --require-virtualenv -r requirements.lock
+	$(BIN)/pip install --quiet --require-virtualenv -r requirements-dev.lock
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
@@ -52,9 +53,12 @@ up:
 down:
 	docker compose down
 
-# Re-pin every dependency (needs the registry): edit pyproject.toml, then `make lock`.
+# Re-pin every dependency (needs the registry): edit pyproject.toml, then `make lock`. The runtime
+# lock is constrained by the development one, so both always name the same versions.
 lock: $(BIN)/.installed
-	$(BIN)/pip-compile -q --extra dev --strip-extras -o requirements.lock pyproject.toml
+	$(BIN)/pip-compile -q --no-emit-find-links --extra dev --strip-extras -o requirements-dev.lock pyproject.toml
+	$(BIN)/pip-compile -q --no-emit-find-links --strip-extras -c requirements-dev.lock \
+	  -o requirements.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -35,6 +35,11 @@ BUILDERS: dict[str, Callable[..., FastAPI]] = {
 def build_embedded(settings: ServiceSettings | None = None) -> FastAPI:
     """The embedded platform. ``settings`` (tests) overrides every service's own settings."""
     base = settings or ServiceSettings()
+    if base.database_url:
+        # One URL for five services would put their event stores (and outboxes) in one database.
+        raise ValueError(
+            "embedded mode keeps one SQLite file per service under P2KP_DATA_DIR; unset P2KP_DATABASE_URL"
+        )
     base.data_dir.mkdir(parents=True, exist_ok=True)
     base.refuse_unsafe_production()
     bus = EmbeddedBus(f"sqlite+aiosqlite:///{base.data_dir / 'bus.sqlite'}")

@@ -18,6 +18,7 @@ import structlog
 from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.db import checkpoints, consumed_streams, dead_letter_log
@@ -163,40 +164,39 @@ class ConsumerRunner:
             event = parse_cloudevent(json.loads(record.value), self.registry)
         except (ValueError, MalformedEnvelope, UnknownEventType) as exc:
             return _Outcome(dead_letter=await self._dead_letter(conn, record, exc))
-        guard = select(consumed_streams.c.version).where(
-            consumed_streams.c.consumer == self.name, consumed_streams.c.stream_id == event.stream_id
-        )
-        # FOR UPDATE: after a rebalance a zombie instance may still hold the same batch; the row lock
-        # makes the second one wait and then see the first one's mark.
-        last = (await conn.execute(guard.with_for_update())).scalar_one_or_none()
-        if last is not None and event.stream_version <= last:
+        if not await self._claim(conn, event):
             return _Outcome()  # a redelivery: already applied in an earlier transaction
-        if last is not None and event.stream_version > last + 1:
-            log.warning(
-                "consumer.stream_gap",
-                consumer=self.name,
-                stream=event.stream_id,
-                expected=last + 1,
-                got=event.stream_version,
-            )
         outcome = _Outcome(applied=True)
         try:
             async with conn.begin_nested():
                 await self.handler.apply(event, conn)
+        except (OperationalError, InterfaceError):
+            raise  # the database is unwell, not the event: fail the batch so it is retried
         except Exception as exc:  # the handler's partial writes are rolled back to the savepoint
             outcome = _Outcome(dead_letter=await self._dead_letter(conn, record, exc))
-        await upsert(
-            conn,
-            consumed_streams,
-            {
-                "consumer": self.name,
-                "stream_id": event.stream_id,
-                "version": event.stream_version,
-                "event_id": str(event.event_id),
-            },
-            ("consumer", "stream_id"),
-        )
         return outcome
+
+    async def _claim(self, conn: AsyncConnection, event: RecordedEvent) -> bool:
+        """Record that this consumer applies ``event``; False if it (or a later version) already was.
+
+        One statement, so two instances racing after a rebalance cannot both claim the same event: the
+        second waits on the row the first inserted or updated, then finds its version not newer.
+        """
+        insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        statement = insert(consumed_streams).values(
+            consumer=self.name,
+            stream_id=event.stream_id,
+            version=event.stream_version,
+            event_id=str(event.event_id),
+        )
+        claimed = await conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=["consumer", "stream_id"],
+                set_={"version": statement.excluded.version, "event_id": statement.excluded.event_id},
+                where=consumed_streams.c.version < statement.excluded.version,
+            ).returning(consumed_streams.c.version)
+        )
+        return claimed.first() is not None
 
     async def _dead_letter(
         self, conn: AsyncConnection, record: Received, error: BaseException

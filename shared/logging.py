@@ -25,7 +25,17 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(name)s %(levelname)s %(message)s")
+    # Libraries log through the standard library; render their records the same way, one JSON line each.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *processors],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
     # Library chatter (aiokafka's reconnect warnings, uvicorn access lines) stays at WARNING.
     for noisy in ("aiokafka", "uvicorn.access", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

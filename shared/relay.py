@@ -48,7 +48,9 @@ def message_for(row: Any, source: str) -> Message:
         topic=row.topic,
         key=row.stream_id,
         value=json.dumps(envelope, separators=(",", ":")).encode(),
+        # The CloudEvents Kafka binding, structured mode: the whole envelope is the value.
         headers=(
+            ("content-type", b"application/cloudevents+json; charset=UTF-8"),
             ("ce_id", row.event_id.encode()),
             ("ce_type", row.event_type.encode()),
             ("ce_streamversion", str(row.stream_version).encode()),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 from sqlalchemy import text
@@ -31,6 +31,20 @@ log = structlog.get_logger(__name__)
 
 def topic_of(service: str) -> str:
     return f"p2kp.{service}.events"
+
+
+async def supervise(name: str, work: Callable[[], Awaitable[None]]) -> None:
+    """Run a background worker forever: if it dies (the broker or database was away when it started,
+    say), log why and start it again after a growing pause. Only cancellation stops it."""
+    pause = 0.5
+    while True:
+        try:
+            await work()
+            return
+        except Exception as exc:
+            log.error("worker.died", worker=name, error=repr(exc), restart_in=pause)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 30.0)
 
 
 class ServiceRuntime:
@@ -83,8 +97,10 @@ class ServiceRuntime:
     async def start(self) -> None:
         await upgrade(self.engine, *self.migrations)
         await self.publisher.start()
-        self._tasks = [asyncio.create_task(self.relay.run(), name=f"{self.name}-relay")]
-        self._tasks += [asyncio.create_task(c.run(), name=f"{self.name}-{c.name}") for c in self.consumers]
+        self._tasks = [asyncio.create_task(supervise(f"{self.name}-relay", self.relay.run))]
+        self._tasks += [
+            asyncio.create_task(supervise(f"{self.name}-{c.name}", c.run)) for c in self.consumers
+        ]
         log.info("service.started", service=self.name, mode=self.settings.mode)
 
     async def stop(self) -> None:
@@ -108,7 +124,4 @@ class ServiceRuntime:
             checks["database"] = f"unavailable: {type(exc).__name__}"
         if isinstance(self.publisher, KafkaPublisher):
             checks["kafka"] = "ok" if await self.publisher.ping() else "unavailable"
-        dead = [t.get_name() for t in self._tasks if t.done()]
-        if dead:
-            checks["workers"] = "stopped: " + ", ".join(dead)
         return checks

@@ -27,8 +27,6 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:9092"
     # Per-service URL; unset in embedded mode means a SQLite file under data_dir.
     database_url: str | None = None
-    host: str = "127.0.0.1"
-    port: int = 8000
     log_level: str = "INFO"
     log_json: bool = True
     # Largest request body accepted, in bytes (uploads have their own, larger limits).
