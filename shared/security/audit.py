@@ -10,6 +10,7 @@ from sqlalchemy import or_, select
 
 from shared.db import events
 from shared.dependencies import RuntimeDep
+from shared.events import as_utc
 from shared.security.guard import Guard, Guarded
 from shared.security.policy import read
 from shared.security.principal import REGION_CODE, Role
@@ -69,7 +70,7 @@ async def audit(
     entries = [
         AuditEntry(
             position=r.position,
-            at=r.recorded_at,
+            at=as_utc(r.recorded_at),
             actor=r.actor_subject,
             role=r.actor_role,
             scope=r.actor_scope.split(),
