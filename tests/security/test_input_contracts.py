@@ -48,7 +48,7 @@ def unbounded(schema: dict[str, Any], document: dict[str, Any], where: str) -> I
 
 
 def test_every_request_body_and_parameter_is_bounded(platform: FastAPI) -> None:
-    problems = []
+    problems: list[str] = []
     for name, service in platform.state.services.items():
         document = service.openapi()
         for path, operations in document["paths"].items():
