@@ -29,6 +29,7 @@ from shared.consumer import Handler
 from shared.errors import DomainError, Unavailable
 from shared.migrations import Migrations
 from shared.runtime import ServiceRuntime
+from shared.schemas import PROBLEM_RESPONSES
 from shared.security.audit import router as audit_router
 from shared.security.tokens import TokenVerifier
 from shared.settings import ServiceSettings
@@ -231,9 +232,9 @@ def create_app(
             metrics.dead_letters.labels(runtime.name, consumer.name).set(consumer.dead_lettered_total)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    app.include_router(audit_router)
+    app.include_router(audit_router, responses=PROBLEM_RESPONSES)
     for router in routers:
-        app.include_router(router)
+        app.include_router(router, responses=PROBLEM_RESPONSES)
     return app
 
 

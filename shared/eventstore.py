@@ -152,8 +152,8 @@ class EventStore:
         query = select(events).where(events.c.stream_id == stream_id).order_by(events.c.stream_version)
         if up_to_version is not None:
             query = query.where(events.c.stream_version <= up_to_version)
-        if as_of is not None:
-            query = query.where(events.c.recorded_at <= as_of)
+        if as_of is not None:  # stored instants are UTC (SQLite compares them as text)
+            query = query.where(events.c.recorded_at <= as_utc(as_of))
         if conn is not None:
             return [self._decode(r) for r in await conn.execute(query)]
         async with self.engine.connect() as own:

@@ -3,45 +3,36 @@ readiness and checklist, arrives with its own issue and will gate these transiti
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from shared.aggregate import Aggregate
 from shared.contracts.handover import AuthorityReturned, AuthorityTransferred
 from shared.errors import Conflict
 from shared.events import DomainEvent
 
 
 @dataclass
-class CityAuthority:
-    city_code: str
-    version: int = 0
+class CityAuthority(Aggregate):
+    city: str
     with_city: bool = False
-    pending: list[DomainEvent] = field(default_factory=list)
 
-    @staticmethod
-    def stream_id(city_code: str) -> str:
-        return f"city-authority-{city_code}"
+    @property
+    def stream(self) -> str:
+        return f"city-authority-{self.city}"
 
-    @classmethod
-    def load(cls, city_code: str, history: list[DomainEvent]) -> CityAuthority:
-        authority = cls(city_code=city_code)
-        for event in history:
-            authority._apply(event)
-            authority.version += 1
-        return authority
+    @property
+    def city_code(self) -> str:
+        return self.city
 
     def transfer(self, instrument: str) -> None:
         if self.with_city:
-            raise Conflict(f"Write authority for {self.city_code} has already been transferred to the city.")
-        self._trigger(AuthorityTransferred(city_code=self.city_code, instrument=instrument))
+            raise Conflict(f"Write authority for {self.city} has already been transferred to the city.")
+        self._trigger(AuthorityTransferred(city_code=self.city, instrument=instrument))
 
     def give_back(self, reason: str) -> None:
         if not self.with_city:
-            raise Conflict(f"Write authority for {self.city_code} is with the national program already.")
-        self._trigger(AuthorityReturned(city_code=self.city_code, reason=reason))
-
-    def _trigger(self, event: DomainEvent) -> None:
-        self._apply(event)
-        self.pending.append(event)
+            raise Conflict(f"Write authority for {self.city} is with the national program already.")
+        self._trigger(AuthorityReturned(city_code=self.city, reason=reason))
 
     def _apply(self, event: DomainEvent) -> None:
         if isinstance(event, AuthorityTransferred):

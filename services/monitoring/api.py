@@ -21,7 +21,9 @@ READ_PERIODS = read("monitoring.program-periods.read", national=True)
 
 
 class NotYetProjected(DomainError):
-    status = 504
+    """The asked-for change is not in the read model within the wait (it may never have happened)."""
+
+    status = 409
     title = "Not projected yet"
 
 

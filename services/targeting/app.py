@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from pydantic import Field
 
 from services.targeting.api import router
+from services.targeting.readmodels import MIGRATIONS
 from shared.app import service_app
 from shared.settings import ServiceSettings
 from shared.transport.embedded import EmbeddedBus
@@ -20,6 +21,7 @@ def build(settings: ServiceSettings | None = None, bus: EmbeddedBus | None = Non
         "targeting",
         settings or TargetingSettings(),
         routers=[router],
+        migrations=[MIGRATIONS],
         bus=bus,
         title="P2KP targeting service",
         description="Regions, program periods, verification of kelurahan sasaran, PS-2 lists.",

@@ -1,40 +1,40 @@
-"""Targeting aggregates. For now: the program period, the first piece of the targeting model."""
+"""Targeting aggregates: the program period (with its versioned parameters and targeting criteria)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
 
-from shared.contracts.targeting import ProgramPeriodRegistered
-from shared.errors import Conflict, InvalidInput
+from shared.aggregate import Aggregate
+from shared.contracts.targeting import (
+    CriteriaRule,
+    CriteriaThresholds,
+    PeriodParameters,
+    ProgramParametersSet,
+    ProgramPeriodRegistered,
+    TargetingCriteriaPublished,
+)
+from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events import DomainEvent
 
 
 @dataclass
-class ProgramPeriod:
-    """A program period is registered once; its dates bound everything targeted under it."""
+class ProgramPeriod(Aggregate):
+    """A program period is registered once; its parameters and criteria are versioned, never edited."""
 
     code: str
-    version: int = 0
     name: str = ""
     starts_on: date | None = None
     ends_on: date | None = None
-    pending: list[DomainEvent] = field(default_factory=list)
+    parameters: dict[int, PeriodParameters] = field(default_factory=dict)
+    criteria: dict[int, TargetingCriteriaPublished] = field(default_factory=dict)
 
-    @staticmethod
-    def stream_id(code: str) -> str:
-        return f"program-period-{code}"
-
-    @classmethod
-    def load(cls, code: str, history: list[DomainEvent]) -> ProgramPeriod:
-        period = cls(code=code)
-        for event in history:
-            period._apply(event)
-            period.version += 1
-        return period
+    @property
+    def stream(self) -> str:
+        return f"program-period-{self.code}"
 
     def register(self, name: str, starts_on: date, ends_on: date) -> None:
-        if self.version:
+        if self.exists:
             raise Conflict(f"Program period {self.code} is already registered.")
         if ends_on <= starts_on:
             raise InvalidInput(
@@ -43,11 +43,42 @@ class ProgramPeriod:
         self._trigger(
             ProgramPeriodRegistered(code=self.code, name=name, starts_on=starts_on, ends_on=ends_on)
         )
+        # Every period starts with the defaults as version 1, so every decision can name a version.
+        self._trigger(ProgramParametersSet(period_code=self.code, version=1, parameters=PeriodParameters()))
 
-    def _trigger(self, event: DomainEvent) -> None:
-        self._apply(event)
-        self.pending.append(event)
+    def set_parameters(self, parameters: PeriodParameters) -> int:
+        """Record a new version of the parameters; returns its number."""
+        version = max(self.parameters, default=0) + 1
+        self._trigger(ProgramParametersSet(period_code=self.code, version=version, parameters=parameters))
+        return version
+
+    def publish_criteria(self, rule: CriteriaRule, thresholds: CriteriaThresholds, dataset: str) -> int:
+        version = max(self.criteria, default=0) + 1
+        self._trigger(
+            TargetingCriteriaPublished(
+                period_code=self.code, version=version, rule=rule, thresholds=thresholds, dataset=dataset
+            )
+        )
+        return version
+
+    def criteria_version(self, version: int) -> TargetingCriteriaPublished:
+        if version not in self.criteria:
+            known = ", ".join(map(str, sorted(self.criteria))) or "none yet"
+            raise NotFound(
+                f"Program period {self.code} has no targeting criteria version {version} "
+                f"(published: {known})."
+            )
+        return self.criteria[version]
+
+    def current_parameters(self) -> tuple[int, PeriodParameters]:
+        version = max(self.parameters)
+        return version, self.parameters[version]
 
     def _apply(self, event: DomainEvent) -> None:
-        if isinstance(event, ProgramPeriodRegistered):
-            self.name, self.starts_on, self.ends_on = event.name, event.starts_on, event.ends_on
+        match event:
+            case ProgramPeriodRegistered():
+                self.name, self.starts_on, self.ends_on = event.name, event.starts_on, event.ends_on
+            case ProgramParametersSet():
+                self.parameters[event.version] = event.parameters
+            case TargetingCriteriaPublished():
+                self.criteria[event.version] = event

@@ -59,12 +59,13 @@ async def audit(
     if stream_id:
         query = query.where(events.c.stream_id == stream_id)
     if city:
-        await guard.check(city, hidden=f"There is no region {city}.")
+        guard.check_filter(city)
         query = query.where(or_(events.c.city_code == city, events.c.city_code.like(city + ".%")))
+    # Stored instants are UTC; SQLite compares them as text, so the bounds must be UTC too.
     if since:
-        query = query.where(events.c.recorded_at >= since)
+        query = query.where(events.c.recorded_at >= as_utc(since))
     if until:
-        query = query.where(events.c.recorded_at <= until)
+        query = query.where(events.c.recorded_at <= as_utc(until))
     async with runtime.engine.connect() as conn:
         rows = list(await conn.execute(query.order_by(events.c.position).limit(limit)))
     entries = [

@@ -15,6 +15,7 @@ from fastapi.params import Security as SecurityParam
 from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import ColumnElement, false, or_, true
 
+from shared.errors import NotFound
 from shared.security.authority import Holder, holder_of
 from shared.security.policy import Action, check_region, check_role
 from shared.security.principal import Principal, city_of
@@ -58,6 +59,11 @@ class Guard:
         city = city_of(region) if region else None
         holder = await holder_of(self._engine, city) if city else Holder.NATIONAL
         check_region(self.principal, self.action, region, holder, hidden)
+
+    def check_filter(self, region: str) -> None:
+        """A list filtered by ``region``: 404 unless the region overlaps what the caller sees."""
+        if not self.principal.overlaps(region):
+            raise NotFound(f"There is no region {region}.")
 
     def visible(self, region_column: Any) -> ColumnElement[bool]:
         """A WHERE clause keeping only rows whose region this caller may see (for every list)."""

@@ -41,6 +41,9 @@ class Action:
     roles: frozenset[Role] = ALL_ROLES
     # National data (program periods, the region catalogue) has no region: the role check is all.
     national: bool = False
+    # The city government's own acts (a pemda confirmation, a DDUB commitment): its operators may do
+    # them before alih kelola too.
+    city_prerogative: bool = False
 
     def __post_init__(self) -> None:
         if self.access is Access.WRITE and self.roles & NEVER_WRITE:
@@ -51,8 +54,10 @@ def read(name: str, roles: frozenset[Role] = ALL_ROLES, *, national: bool = Fals
     return Action(name, Access.READ, roles, national)
 
 
-def write(name: str, roles: frozenset[Role], *, national: bool = False) -> Action:
-    return Action(name, Access.WRITE, roles, national)
+def write(
+    name: str, roles: frozenset[Role], *, national: bool = False, city_prerogative: bool = False
+) -> Action:
+    return Action(name, Access.WRITE, roles, national, city_prerogative)
 
 
 def check_role(principal: Principal, action: Action) -> None:
@@ -73,7 +78,7 @@ def check_region(
             f"{region} belongs to a city that has taken over the program (alih kelola); "
             "the national office can read its records but no longer change them."
         )
-    if principal.role in CITY_MANAGERS and holder is Holder.NATIONAL:
+    if principal.role in CITY_MANAGERS and holder is Holder.NATIONAL and not action.city_prerogative:
         raise Forbidden(
             f"{region} is still managed by the national program; the city's operators can change its "
             "records once the handover (alih kelola) transfers authority."

@@ -97,5 +97,10 @@ class Principal:
             return True
         return any(covers(scope, code) for scope in self.scopes)
 
+    def overlaps(self, code: str) -> bool:
+        """Whether a filter on region ``code`` can match anything this caller sees (a facilitator may
+        filter a list by its city and get its own kelurahan's rows)."""
+        return self.national or any(covers(scope, code) or covers(code, scope) for scope in self.scopes)
+
     def as_actor(self) -> Actor:
         return Actor(subject=self.subject, role=str(self.role), scope=self.scopes)

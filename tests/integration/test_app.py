@@ -41,7 +41,8 @@ async def test_correlation_id_of_the_request_is_recorded_on_its_events(targeting
         response = await http.post("/program-periods", json=KOTAKU, headers={"x-correlation-id": "corr-77"})
     assert response.status_code == 201
     assert response.headers["x-correlation-id"] == "corr-77"
-    [event] = await targeting.state.runtime.store.read_stream(response.json()["stream_id"])
+    event, parameters = await targeting.state.runtime.store.read_stream(response.json()["stream_id"])
+    assert parameters.metadata == event.metadata  # one command, one correlation
     assert event.metadata.correlation_id == "corr-77"
     assert event.metadata.causation_id == response.headers["x-request-id"]
     assert event.metadata.actor == Actor("test-national_admin", "national_admin", ())

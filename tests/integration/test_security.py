@@ -217,7 +217,8 @@ async def test_audit_lists_who_did_what_when_to_which_record(platform: FastAPI) 
         )
 
         audited = await http.get("/targeting/audit", params={"actor": "pmu.ani"}, headers=bearer("auditor"))
-        [entry] = audited.json()["entries"]
+        entry, parameters = audited.json()["entries"]
+        assert parameters["event_type"] == "p2kp.targeting.program-parameters-set.v1"
         assert entry["at"].endswith("Z") or entry["at"].endswith("+00:00")  # an instant, in UTC
         assert (entry["actor"], entry["role"], entry["stream_id"], entry["event_type"], entry["version"]) == (
             "pmu.ani",
