@@ -178,7 +178,7 @@ async def platform_latency(services: Services, sizes: Sizes) -> Figures:
     name = f"bench-latency-{uuid.uuid4().hex[:8]}"
     store = EventStore(engine, registry, source=SOURCE, topic=topic)
     publisher = KafkaPublisher(bootstrap, client_id="bench-latency")
-    relay = OutboxRelay(engine, AckClock(publisher, acked), name=name, source=SOURCE)
+    relay = OutboxRelay(engine, AckClock(publisher, acked), name=name, source=SOURCE, topic=topic)
     store.after_commit.append(relay.wake)  # as shared.runtime wires it
     runner = ConsumerRunner(
         engine,

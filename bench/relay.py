@@ -63,12 +63,12 @@ async def pending_messages(store: EventStore) -> list[Message]:
     """Exactly the records the relay will publish next, built the relay's way."""
     async with store.engine.connect() as conn:
         rows = await conn.execute(
-            select(events, outbox.c.topic)
+            select(events)
             .join(outbox, outbox.c.position == events.c.position)
             .where(outbox.c.published_at.is_(None))
             .order_by(outbox.c.position)
         )
-        return [message_for(r, SOURCE) for r in rows]
+        return [message_for(r, SOURCE, store.topic) for r in rows]
 
 
 async def drain(relay: OutboxRelay) -> int:
@@ -89,7 +89,7 @@ async def bench_relay(services: Services, sizes: Sizes, step: Step) -> Figures:
     try:
         await upgrade(engine)
         store = EventStore(engine, registry, source=SOURCE, topic=topic)
-        relay = OutboxRelay(engine, publisher, name="bench-relay", source=SOURCE)
+        relay = OutboxRelay(engine, publisher, name="bench-relay", source=SOURCE, topic=topic)
         await publisher.start()
         await producer.start()
         # Warm-up: producer ids, metadata, pooled connections and compiled statements, both sides.

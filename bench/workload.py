@@ -46,9 +46,8 @@ def envelope_message(topic: str, stream_id: str, version: int, position: int) ->
         actor_scope=" ".join(META.actor.scope),
         city_code=META.city_code,
         recorded_at=utcnow(),
-        topic=topic,
     )
-    return message_for(row, SOURCE)
+    return message_for(row, SOURCE, topic)
 
 
 def envelope_messages(topic: str, count: int, streams: int) -> list[Message]:

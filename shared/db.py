@@ -52,11 +52,11 @@ events = Table(
     UniqueConstraint("stream_id", "stream_version", name="uq_events_stream_version"),
 )
 
+# Filled by a trigger on ``events`` (migration 0004): every stored event is queued for its relay.
 outbox = Table(
     "outbox",
     metadata,
     Column("position", Position, primary_key=True, autoincrement=False),
-    Column("topic", String(200), nullable=False),
     Column("published_at", DateTime(timezone=True)),
     Index(
         "ix_outbox_unpublished",
@@ -117,7 +117,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
-    kwargs.setdefault("pool_pre_ping", True)
+    # No pre-ping: it costs a round trip on every checkout. A connection broken by a database restart
+    # fails its statement once, is invalidated, and the caller gets a 503 (or the worker retries).
     return create_async_engine(url, **kwargs)
 
 

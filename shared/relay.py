@@ -26,7 +26,7 @@ from shared.transport import Message, Publisher, PublishFailed
 log = structlog.get_logger(__name__)
 
 
-def message_for(row: Any, source: str) -> Message:
+def message_for(row: Any, source: str, topic: str) -> Message:
     """The Kafka record for one stored event: keyed by stream, id and type also in headers."""
     envelope = build_cloudevent(
         event_id=row.event_id,
@@ -45,7 +45,7 @@ def message_for(row: Any, source: str) -> Message:
         data=row.data,
     )
     return Message(
-        topic=row.topic,
+        topic=topic,
         key=row.stream_id,
         value=json.dumps(envelope, separators=(",", ":")).encode(),
         # The CloudEvents Kafka binding, structured mode: the whole envelope is the value.
@@ -67,6 +67,7 @@ class OutboxRelay:
         *,
         name: str,
         source: str,
+        topic: str,
         batch_size: int = 500,
         poll_interval: float = 0.05,
         lock_path: str | None = None,
@@ -75,6 +76,7 @@ class OutboxRelay:
         self.publisher = publisher
         self.name = name
         self.source = source
+        self.topic = topic
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.lock_path = lock_path
@@ -91,7 +93,7 @@ class OutboxRelay:
         async with self.engine.connect() as conn:
             rows = list(
                 await conn.execute(
-                    select(events, outbox.c.topic)
+                    select(events)
                     .join(outbox, outbox.c.position == events.c.position)
                     .where(outbox.c.published_at.is_(None))
                     .order_by(outbox.c.position)
@@ -100,7 +102,7 @@ class OutboxRelay:
             )
         if not rows:
             return 0
-        messages = [message_for(r, self.source) for r in rows]
+        messages = [message_for(r, self.source, self.topic) for r in rows]
         try:
             await self.publisher.publish(messages)
         except PublishFailed as failure:
@@ -133,6 +135,8 @@ class OutboxRelay:
             log.info("relay.leader", relay=self.name)
             backoff = self.poll_interval
             while not stopping():
+                # Cleared before reading, so a commit that lands while we publish wakes the next round.
+                self._wake.clear()
                 try:
                     published = await self.publish_pending()
                     backoff = self.poll_interval
@@ -143,7 +147,6 @@ class OutboxRelay:
                     await asyncio.sleep(backoff)
                     continue
                 if published < self.batch_size:
-                    self._wake.clear()
                     try:
                         await asyncio.wait_for(self._wake.wait(), self.poll_interval)
                     except TimeoutError:

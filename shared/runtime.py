@@ -73,7 +73,9 @@ class ServiceRuntime:
         self.publisher: Publisher = self._publisher()
         self.store = EventStore(self.engine, registry, source=self.source, topic=self.topic)
         lock = str(settings.data_dir / f"{name}.relay.lock") if is_sqlite(self.engine) else None
-        self.relay = OutboxRelay(self.engine, self.publisher, name=name, source=self.source, lock_path=lock)
+        self.relay = OutboxRelay(
+            self.engine, self.publisher, name=name, source=self.source, topic=self.topic, lock_path=lock
+        )
         self.store.after_commit.append(self.relay.wake)
         self.consumers = [
             ConsumerRunner(self.engine, self._subscriber(), h, registry=registry, dead_letters=self.publisher)

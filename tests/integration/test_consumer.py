@@ -75,7 +75,7 @@ async def publish_all(backend: Backend, store: EventStore) -> None:
     publisher = backend.publisher()
     await publisher.start()
     try:
-        await drain(OutboxRelay(store.engine, publisher, name="t", source=store.source))
+        await drain(OutboxRelay(store.engine, publisher, name="t", source=store.source, topic=store.topic))
     finally:
         await publisher.stop()
 

@@ -55,7 +55,9 @@ async def test_relay_publishes_in_position_order_keyed_by_stream(backend: Backen
         appended += await store.append(stream, [period(n)], expected_version=n // 3, metadata=META)
     publisher = backend.publisher()
     await publisher.start()
-    relay = OutboxRelay(store.engine, publisher, name="t", source=store.source, batch_size=4)
+    relay = OutboxRelay(
+        store.engine, publisher, name="t", source=store.source, topic=store.topic, batch_size=4
+    )
     try:
         assert await drain(relay) == 6
     finally:
@@ -80,7 +82,7 @@ async def test_relay_killed_mid_batch_loses_nothing_and_keeps_per_key_order(
 
     dying = DiesMidBatch(backend.publisher(), survive)
     await dying.start()
-    first = OutboxRelay(store.engine, dying, name="t", source=store.source, batch_size=25)
+    first = OutboxRelay(store.engine, dying, name="t", source=store.source, topic=store.topic, batch_size=25)
     with pytest.raises(ProcessKilled):
         await first.publish_pending()
     await dying.stop()
@@ -89,7 +91,12 @@ async def test_relay_killed_mid_batch_loses_nothing_and_keeps_per_key_order(
     publisher = backend.publisher()
     await publisher.start()
     try:
-        assert await drain(OutboxRelay(store.engine, publisher, name="t", source=store.source)) == 40
+        assert (
+            await drain(
+                OutboxRelay(store.engine, publisher, name="t", source=store.source, topic=store.topic)
+            )
+            == 40
+        )
     finally:
         await publisher.stop()
 
@@ -116,7 +123,14 @@ async def test_one_relay_per_service_publishes_and_a_standby_takes_over(postgres
         await p.start()
     # Two instances of one service's relay, each with its own engine (as two processes would have).
     active, standby = (
-        OutboxRelay(backend.engine(), p, name=f"svc-{topic}", source=store.source, poll_interval=0.02)
+        OutboxRelay(
+            backend.engine(),
+            p,
+            name=f"svc-{topic}",
+            source=store.source,
+            topic=store.topic,
+            poll_interval=0.02,
+        )
         for p in publishers
     )
     active_task = asyncio.create_task(active.run())
