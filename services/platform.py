@@ -9,14 +9,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
-from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.exceptions import HTTPException
 
 from services.handover.app import build as build_handover
 from services.institutions.app import build as build_institutions
 from services.ledger.app import build as build_ledger
 from services.monitoring.app import build as build_monitoring
 from services.targeting.app import build as build_targeting
+from shared.app import problem
 from shared.db import create_engine
 from shared.security.accounts import AccountStore
 from shared.security.login import login_router
@@ -74,6 +76,16 @@ def build_embedded(settings: ServiceSettings | None = None) -> FastAPI:
         return (
             "<!doctype html><title>P2KP Platform</title><h1>P2KP Platform</h1>"
             f'<p><a href="/login">Sign in</a></p><ul>{links}</ul>'
+        )
+
+    @root.exception_handler(HTTPException)
+    async def outside_every_service(request: Request, exc: HTTPException) -> JSONResponse:
+        # A path no service claims (or one the mounts cannot match) still gets a problem document.
+        return problem(
+            exc.status_code,
+            "Not found" if exc.status_code == 404 else "Request failed",
+            "There is nothing at this address." if exc.status_code == 404 else str(exc.detail),
+            request,
         )
 
     for name, service in services.items():

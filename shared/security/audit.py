@@ -47,7 +47,7 @@ async def audit(
     city: str | None = Query(default=None, pattern=REGION_CODE.pattern, description="Only this region"),
     since: datetime | None = None,
     until: datetime | None = None,
-    after: int = Query(default=0, ge=0, description="Continue after this position"),
+    after: int = Query(default=0, ge=0, le=2**62, description="Continue after this position"),
     limit: int = Query(default=100, ge=1, le=1000),
 ) -> AuditPage:
     # National data (no city) is visible to all who may audit; city data only within the caller's scope.
