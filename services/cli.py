@@ -103,5 +103,14 @@ def token(
     typer.echo(issue_token(settings, principal, minutes))
 
 
+@app.command()
+def docs(folder: Annotated[Path, typer.Option(help="The docs folder")] = Path("docs")) -> None:
+    """Regenerate the event catalogue (docs/events.md) and the JSON Schemas from the event registry."""
+    from shared.contracts import catalogue, registry
+
+    for path in catalogue.write(folder, registry):
+        typer.echo(f"wrote {path}")
+
+
 if __name__ == "__main__":
     app()

@@ -108,6 +108,8 @@ class CriteriaThresholds(_Closed):
 
 @registry.event("p2kp.targeting.targeting-criteria-published.v1")
 class TargetingCriteriaPublished(DomainEvent):
+    """A version of the rule that selects target locations, with its thresholds and input dataset."""
+
     period_code: str = Field(pattern=PERIOD_CODE)
     version: int = Field(ge=1)
     rule: CriteriaRule
@@ -119,6 +121,8 @@ class TargetingCriteriaPublished(DomainEvent):
 
 
 class KelurahanIndicators(_Closed):
+    """The figures a nomination rests on, with where they come from."""
+
     population: int = Field(ge=0, le=10_000_000)
     households: int = Field(ge=0, le=5_000_000)
     poor_households: int = Field(ge=0, le=5_000_000)
@@ -139,6 +143,8 @@ class KelurahanIndicators(_Closed):
 
 @registry.event("p2kp.targeting.kelurahan-nominated.v1")
 class KelurahanNominated(DomainEvent):
+    """A kelurahan proposed as a target for the period, with its indicators and the region-code vintage."""
+
     period_code: str = Field(pattern=PERIOD_CODE)
     kelurahan_code: str = Field(pattern=KELURAHAN_CODE)
     code_system: str = Field(max_length=40)
@@ -148,6 +154,8 @@ class KelurahanNominated(DomainEvent):
 
 @registry.event("p2kp.targeting.kelurahan-verified.v1")
 class KelurahanVerified(DomainEvent):
+    """A named verifier found the kelurahan meets the criteria version."""
+
     period_code: str = Field(pattern=PERIOD_CODE)
     kelurahan_code: str = Field(pattern=KELURAHAN_CODE)
     verifier: str = Field(min_length=1, max_length=200)
@@ -157,6 +165,8 @@ class KelurahanVerified(DomainEvent):
 
 @registry.event("p2kp.targeting.kelurahan-rejected.v1")
 class KelurahanRejected(DomainEvent):
+    """A named verifier found the kelurahan does not meet the criteria version (it may be nominated again)."""
+
     period_code: str = Field(pattern=PERIOD_CODE)
     kelurahan_code: str = Field(pattern=KELURAHAN_CODE)
     verifier: str = Field(min_length=1, max_length=200)
@@ -175,6 +185,8 @@ class KelurahanConfirmed(DomainEvent):
 
 @registry.event("p2kp.targeting.kelurahan-dropped.v1")
 class KelurahanDropped(DomainEvent):
+    """The kelurahan is no longer a target for the period."""
+
     period_code: str = Field(pattern=PERIOD_CODE)
     kelurahan_code: str = Field(pattern=KELURAHAN_CODE)
     reason: str = Field(min_length=1, max_length=1000)
