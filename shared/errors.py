@@ -43,6 +43,13 @@ class ConcurrencyConflict(Conflict):
         )
 
 
+class Gone(DomainError):
+    """It existed and was deliberately destroyed (personal data erased): it will not come back."""
+
+    status = 410
+    title = "Gone"
+
+
 class InvalidInput(DomainError):
     status = 422
     title = "Invalid input"

@@ -57,6 +57,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: _problem("Signed in, but this role may not do this here"),
     404: _problem("No such record, or not one the caller may see"),
     409: _problem("The command contradicts the record's current state"),
+    410: _problem("Deliberately destroyed (a household's erased personal data)"),
     413: _problem("The request body is too large"),
     422: _problem("The input is invalid; `errors` names each field"),
 }

@@ -23,15 +23,8 @@ from shared.contracts.povertymap import (
     Ps2MemberAdded,
     Ps2MemberRemoved,
 )
-from shared.errors import Conflict, DomainError, InvalidInput, NotFound
+from shared.errors import Conflict, Gone, InvalidInput, NotFound
 from shared.events import DomainEvent
-
-
-class Gone(DomainError):
-    """The record existed but its content was destroyed on purpose (crypto-shredded personal data)."""
-
-    status = 410
-    title = "Gone"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from datetime import date, datetime, timedelta
 import structlog
 
 from services.targeting.povertymap import (
-    Gone,
     Household,
     PemetaanSwadaya,
     Survey,
@@ -20,7 +19,7 @@ from services.targeting.sasaran import TARGETED, KelurahanSasaran
 from services.targeting.vault import NikAlreadyRegistered, PersonalData, Vault, validate_nik
 from shared.aggregate import load, save
 from shared.contracts.povertymap import ErasureBasis
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, Gone, NotFound
 from shared.events import Actor, RecordedEvent, utcnow
 from shared.eventstore import EventStore
 from shared.regions import Level, require

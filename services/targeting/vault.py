@@ -114,13 +114,14 @@ def validate_nik(nik: str, today: date) -> str:
     if len(nik) != 16 or not nik.isascii() or not nik.isdigit():
         raise InvalidInput("A NIK is exactly 16 digits, with no spaces, dots or letters.")
     info = parse_nik(nik, lookup_wilayah=wilayah_name, reference_date=today)
-    region = f"{nik[0:2]}.{nik[2:4]}"
     # A kecamatan code may predate a pemekaran (the NIK keeps it), so only the kota/kabupaten must exist.
-    if info.province is None or info.regency is None or nik[4:6] == "00":
+    if info.province is None or info.regency is None:
         raise InvalidInput(
-            f"The NIK starts with region code {region}.{nik[4:6]}, which is not a kecamatan of a "
-            "kabupaten/kota in the official Kemendagri list; check the first six digits."
+            f"The NIK starts with region code {nik[0:2]}.{nik[2:4]}, which is not a kabupaten/kota in the "
+            "official Kemendagri list; check the first four digits."
         )
+    if nik[4:6] == "00":
+        raise InvalidInput("Digits 5 and 6 of a NIK (its kecamatan) cannot be 00.")
     if info.birth_date is None:
         raise InvalidInput(
             "Digits 7 to 12 of the NIK are not a real birth date (DDMMYY, with 40 added to the day "
@@ -153,6 +154,8 @@ def unseal(key: bytes, household_id: uuid.UUID, nonce: bytes, ciphertext: bytes)
 
 
 class Vault:
+    """Households' personal data, sealed per household; see the module docstring."""
+
     def __init__(self, engine: AsyncEngine, *, pepper: str, key_engine: AsyncEngine | None = None) -> None:
         if not pepper:
             raise ValueError("the NIK pepper must not be empty")

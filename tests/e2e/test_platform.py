@@ -47,7 +47,9 @@ def test_embedded_platform_serves_every_service_under_its_prefix(tmp_path: Path)
     # Restarted on the same data: the stored events and the read model are still there.
     with platform_process(["run"], env, tmp_path / "run2.log", "/monitoring/ready") as platform:
         with httpx.Client(base_url=platform.base, timeout=10, headers=ADMIN) as http:
-            assert http.get("/targeting/program-periods/KOTAKU").json()["version"] == 2  # registered + parameters v1
+            assert (
+                http.get("/targeting/program-periods/KOTAKU").json()["version"] == 2
+            )  # registered + parameters v1
             assert [p["code"] for p in http.get("/monitoring/program-periods").json()] == ["KOTAKU"]
 
 

@@ -18,12 +18,10 @@ from structlog.testing import capture_logs
 from services.platform import build_embedded
 from services.targeting import povertymap_handlers as handlers
 from services.targeting.povertymap import Survey
-from services.targeting.povertymap_api import router
 from services.targeting.readmodels import MIGRATIONS
 from services.targeting.sasaran import KelurahanSasaran
 from services.targeting.vault import (
     ABANDONED_AFTER,
-    DEVELOPMENT_NIK_PEPPER,
     NikAlreadyRegistered,
     PersonalData,
     Vault,
@@ -79,15 +77,6 @@ def household(name: str, nik: str, *, met: list[int] | None = None, poor: bool =
     }
 
 
-def wire_until_app_py_does(targeting: FastAPI) -> None:
-    """Test scaffolding until services/targeting/app.py includes the router and the vault; delete it
-    then."""
-    if not any(getattr(r, "path", "").endswith("/ps2") for r in targeting.routes):
-        targeting.include_router(router)
-    if getattr(targeting.state, "vault", None) is None:
-        targeting.state.vault = Vault(targeting.state.runtime.engine, pepper=DEVELOPMENT_NIK_PEPPER)
-
-
 async def nominate(store: EventStore, kelurahan: str, *, verify: bool, period: str = "KOTAKU") -> None:
     """Kelurahan sasaran state, written straight to the store (stand-in for the sasaran endpoints)."""
     sasaran = KelurahanSasaran(period, kelurahan)
@@ -103,7 +92,6 @@ async def nominate(store: EventStore, kelurahan: str, *, verify: bool, period: s
 @pytest.fixture
 async def platform(tmp_path: Path) -> AsyncIterator[FastAPI]:
     app = build_embedded(ServiceSettings(data_dir=tmp_path))
-    wire_until_app_py_does(app.state.services["targeting"])
     async with app.router.lifespan_context(app):
         store = targeting_store(app)
         for kelurahan in (SEMARANG, SURABAYA):
@@ -251,7 +239,7 @@ async def test_the_same_nik_twice_in_a_period_is_refused_naming_the_existing_hou
     ("nik", "message"),
     [
         ("33740141019000", "exactly 16 digits"),
-        ("9974014101900001", "region code 99.74.01"),
+        ("9974014101900001", "region code 99.74,"),
         ("3374013201900001", "not a real birth date"),
         ("3374014101900000", "cannot be 0000"),
     ],

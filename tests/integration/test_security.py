@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 
 from services.platform import build_embedded
+from services.targeting.app import TargetingSettings
 from services.targeting.app import build as build_targeting
 from shared.security.authority import Holder, holder_of
 from shared.security.principal import Principal
@@ -121,7 +122,14 @@ def test_production_refuses_to_start_with_development_secrets(tmp_path: Path) ->
             "auth_signing_key": unsafe.auth_signing_key.__class__("a-real-secret-from-the-vault"),
         }
     )
-    assert build_targeting(safe).state.runtime.settings.environment == "production"
+    with pytest.raises(UnsafeConfiguration, match="P2KP_TARGETING_NIK_PEPPER"):
+        build_targeting(safe)  # the NIK fingerprint key is still the development one
+    peppered = TargetingSettings(
+        **safe.model_dump(exclude={"database_url"}),
+        P2KP_TARGETING_DATABASE_URL=safe.database_url,
+        P2KP_TARGETING_NIK_PEPPER="another-secret-from-the-vault",
+    )
+    assert build_targeting(peppered).state.runtime.settings.environment == "production"
 
 
 # --- sign-in -------------------------------------------------------------------------------------

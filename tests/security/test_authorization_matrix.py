@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +22,9 @@ from shared.security.policy import Access, Action
 from shared.security.principal import Role
 from shared.settings import ServiceSettings
 from tests.harness.tokens import ADMIN, bearer
+from tests.security import povertymap_examples
+from tests.security.common import OTHER, OWN, Request, indicators, kelurahan
 
-OWN, OTHER = "33.74", "35.78"  # Kota Semarang, Kota Surabaya
 PUBLIC = {"/health", "/ready", "/metrics"}
 # Where each role's own scope sits inside OWN (the scope levels the roles accept).
 OWN_SCOPE = {
@@ -34,24 +34,6 @@ OWN_SCOPE = {
     Role.FACILITATOR: f"{OWN}.01.1001",
     Role.BKM_OFFICER: f"{OWN}.01.1001",
 }
-
-
-@dataclass(frozen=True)
-class Request:
-    method: str
-    path: str
-    json: dict[str, Any] | None = None
-    params: dict[str, str] | None = None
-    files: dict[str, tuple[str, bytes]] | None = None
-
-
-def kelurahan(city: str) -> str:
-    """The kelurahan of ``city`` the fixture nominated (the facilitators' own is in OWN)."""
-    return f"{city}.01.1001"
-
-
-def indicators(n: int) -> dict[str, Any]:
-    return {"population": 5000 + n, "households": 1200, "poor_households": 300, "source": "BPS 2025"}
 
 
 SHEET = "kelurahan_code,population,households,poor_households,source\n{code},5000,1200,300,BPS 2025\n"
@@ -128,6 +110,7 @@ EXAMPLES: dict[tuple[str, str, str], Example] = {
     ("handover", "POST", "/cities/{city_code}/authority-return"): lambda city, n: Request(
         "POST", f"/cities/{city}/authority-return", {"reason": f"rollback {n}"}
     ),
+    **povertymap_examples.EXAMPLES,
     **{
         (s, "GET", "/audit"): (lambda city, n: Request("GET", "/audit", params={"city": city}))
         for s in ("targeting", "institutions", "ledger", "handover", "monitoring")
@@ -225,6 +208,7 @@ async def platform(tmp_path: Path) -> AsyncIterator[FastAPI]:
                     json={"kelurahan_code": kelurahan(city), "indicators": indicators(0)},
                 )
                 assert nominated.status_code == 201, nominated.text
+                await povertymap_examples.set_up(http, city)
         yield app
 
 
