@@ -36,7 +36,8 @@ class Aggregate:
 
     @property
     def exists(self) -> bool:
-        return self.version > 0
+        """Stored, or created by a command of this unit of work."""
+        return self.version > 0 or bool(self.pending)
 
     def replay(self, history: Sequence[DomainEvent]) -> Self:
         for event in history:

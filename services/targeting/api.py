@@ -254,7 +254,9 @@ async def _read_upload(upload: UploadFile) -> bytes:
 
 
 class Nominate(_Input):
-    kelurahan_code: str = Field(pattern=KELURAHAN_CODE, examples=["33.74.10.1004"])
+    # Any region code passes the schema, so a kecamatan or kota code gets the message naming the
+    # code and the level needed (from regions.require), not a bare pattern mismatch.
+    kelurahan_code: str = Field(pattern=REGION_CODE.pattern, examples=["33.74.10.1004"])
     indicators: KelurahanIndicators
 
 

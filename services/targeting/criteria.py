@@ -33,12 +33,18 @@ class Assessment:
 
 def parse_indicator_rows(rows: list[tuple[int, dict[str, str]]]) -> list[KecamatanIndicators]:
     parsed, problems = [], []
+    seen: dict[str, int] = {}
     for number, row in rows:
         try:
             indicators = KecamatanIndicators.model_validate(row)
             require(indicators.kecamatan_code, Level.KECAMATAN, what="kecamatan")
             if indicators.pra_ks_ks1_families > indicators.families:
                 raise ValueError("more Pra-KS + KS-I families than families")
+            if indicators.kecamatan_code in seen:  # a second line would skew the richest-share cut
+                raise ValueError(
+                    f"{indicators.kecamatan_code} is already in row {seen[indicators.kecamatan_code]}"
+                )
+            seen[indicators.kecamatan_code] = number
             parsed.append(indicators)
         except (ValidationError, InvalidInput, ValueError) as exc:
             problems.append(f"row {number}: {_explain(exc)}")

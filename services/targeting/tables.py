@@ -48,7 +48,10 @@ def _csv_rows(content: bytes) -> Iterator[list[str]]:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = content.decode("cp1252", errors="replace")  # Excel's "CSV" on Windows
-    dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t") if text.strip() else csv.excel
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:  # one column, or not a table: read it plainly; the columns check says what is wrong
+        dialect = csv.excel
     yield from csv.reader(io.StringIO(text), dialect)
 
 
