@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import jwt
@@ -244,3 +245,49 @@ async def test_audit_lists_who_did_what_when_to_which_record(platform: FastAPI) 
             await http.get("/handover/audit", headers=bearer("integration_client", "33.74"))
         ).status_code == 403
         assert (await http.get("/handover/audit")).status_code == 401
+
+
+async def test_after_alih_kelola_the_city_writes_and_the_national_office_only_reads(
+    platform: FastAPI,
+) -> None:
+    period = {
+        "code": "KOTAKU",
+        "name": "Kota Tanpa Kumuh",
+        "starts_on": "2016-01-01",
+        "ends_on": "2024-12-31",
+    }
+    indicators = {"population": 9000, "households": 2400, "poor_households": 700, "source": "BPS 2025"}
+    semarang_op = bearer("city_operator", "33.74")
+    async with client(platform, ADMIN) as http:
+        assert (await http.post("/targeting/program-periods", json=period)).status_code == 201
+
+        def nominate(code: str, headers: dict[str, str]) -> Any:
+            return http.post(
+                "/targeting/program-periods/KOTAKU/kelurahan",
+                headers=headers,
+                json={"kelurahan_code": code, "indicators": indicators},
+            )
+
+        before = await nominate("33.74.10.1001", semarang_op)
+        assert (
+            before.status_code == 403 and "still managed by the national program" in before.json()["detail"]
+        )
+        assert (await nominate("33.74.10.1001", ADMIN)).status_code == 201
+
+        moved = await http.post(
+            "/handover/cities/33.74/authority-transfer", json={"instrument": "Perwal 12/2026"}
+        )
+        runtime = platform.state.services["targeting"].state.runtime
+        await runtime.consumer("targeting.authority").wait_for_stream(
+            moved.json()["stream_id"], 1, timeout=30
+        )
+
+        after = await nominate("33.74.10.1002", semarang_op)
+        assert after.status_code == 201, after.text
+        refused = await nominate("33.74.10.1003", ADMIN)
+        assert refused.status_code == 403 and "no longer change them" in refused.json()["detail"]
+        assert (
+            await http.get("/targeting/program-periods/KOTAKU/kelurahan/33.74.10.1002")
+        ).status_code == 200
+        # Surabaya was not handed over: the national office still manages it.
+        assert (await nominate("35.78.01.1001", ADMIN)).status_code == 201
