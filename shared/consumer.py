@@ -9,6 +9,7 @@ Events the handler cannot take go to the dead-letter topic with the error, and c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -261,16 +262,12 @@ class ConsumerRunner:
     async def wait_until(self, done: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
         """Return once ``done()`` holds, re-checking after every committed batch (no sleeping guesses)."""
 
-        async def _wait() -> None:
+        async with asyncio.timeout(timeout):
             while not await done():
-                async with self._progress:
-                    # The bounded wait also covers a runner in another process writing the same database.
-                    try:
-                        await asyncio.wait_for(self._progress.wait(), 0.25)
-                    except TimeoutError:
-                        pass
-
-        await asyncio.wait_for(_wait(), timeout)
+                # The bounded wait also covers a runner in another process writing the same database.
+                with contextlib.suppress(TimeoutError):
+                    async with self._progress, asyncio.timeout(0.25):
+                        await self._progress.wait()
 
     async def wait_for_stream(self, stream_id: str, version: int, timeout: float = 30.0) -> None:
         """Wait until this consumer has applied ``stream_id`` up to ``version`` (read-your-writes)."""

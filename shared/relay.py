@@ -8,6 +8,7 @@ active at a time: a PostgreSQL advisory lock elects it; on SQLite a file lock al
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import json
 import zlib
@@ -147,10 +148,11 @@ class OutboxRelay:
                     await asyncio.sleep(backoff)
                     continue
                 if published < self.batch_size:
-                    try:
-                        await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-                    except TimeoutError:
-                        pass
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+                    # arrives as the wake-up does, and the relay would never stop.
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self.poll_interval):
+                            await self._wake.wait()
 
     @asynccontextmanager
     async def _leadership(self) -> AsyncIterator[None]:

@@ -7,7 +7,6 @@ through the in-process bus. Everything above this module is the same code either
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
@@ -99,18 +98,22 @@ class ServiceRuntime:
     async def start(self) -> None:
         await upgrade(self.engine, *self.migrations)
         await self.publisher.start()
-        self._tasks = [asyncio.create_task(supervise(f"{self.name}-relay", self.relay.run))]
+        self._tasks = [
+            asyncio.create_task(supervise(f"{self.name}-relay", self.relay.run), name=f"{self.name}-relay")
+        ]
         self._tasks += [
-            asyncio.create_task(supervise(f"{self.name}-{c.name}", c.run)) for c in self.consumers
+            asyncio.create_task(supervise(f"{self.name}-{c.name}", c.run), name=f"{self.name}-{c.name}")
+            for c in self.consumers
         ]
         log.info("service.started", service=self.name, mode=self.settings.mode)
 
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # Bounded: a worker that will not stop must not hang the process's shutdown.
+        _, stuck = await asyncio.wait(self._tasks, timeout=10)
+        for task in stuck:
+            log.error("worker.would_not_stop", worker=task.get_name())
         self._tasks = []
         await self.publisher.stop()
         await self.engine.dispose()

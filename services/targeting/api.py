@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Path, Query, UploadFile, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from services.targeting import criteria, handlers, imports
 from services.targeting.readmodels import kelurahan_sasaran
@@ -362,7 +362,12 @@ async def list_sasaran(
     )
     if city:
         guard.check_filter(city)
-        query = query.where(kelurahan_sasaran.c.kelurahan_code.like(city + ".%"))
+        query = query.where(
+            or_(
+                kelurahan_sasaran.c.kelurahan_code == city,
+                kelurahan_sasaran.c.kelurahan_code.like(city + ".%"),
+            )
+        )
     if status_:
         query = query.where(kelurahan_sasaran.c.status == status_)
     async with runtime.engine.connect() as conn:

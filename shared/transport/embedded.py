@@ -8,6 +8,7 @@ positions the same way, so restarting the process resumes exactly where each con
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Sequence
 
@@ -100,13 +101,9 @@ class EmbeddedBus:
         return {TopicPartition(t, 0): ends.get(TopicPartition(t, 0), 0) for t in topics}
 
     async def wait_for_new(self, seen_generation: int, timeout: float) -> None:
-        async with self._changed:
-            try:
-                await asyncio.wait_for(
-                    self._changed.wait_for(lambda: self.generation != seen_generation), timeout
-                )
-            except TimeoutError:
-                pass
+        with contextlib.suppress(TimeoutError):
+            async with self._changed, asyncio.timeout(timeout):
+                await self._changed.wait_for(lambda: self.generation != seen_generation)
 
 
 class EmbeddedPublisher:

@@ -42,7 +42,8 @@ class KafkaPublisher:
     async def ping(self) -> bool:
         """Whether the cluster answers a metadata request (for /ready)."""
         try:
-            await asyncio.wait_for(self._producer.client.fetch_all_metadata(), 3.0)
+            async with asyncio.timeout(3.0):
+                await self._producer.client.fetch_all_metadata()
         except Exception:
             return False
         return True
