@@ -6,6 +6,7 @@ so an event is stored if and only if it will be published.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -188,8 +189,11 @@ class EventStore:
         async with self.engine.connect() as pooled:
             driver = (await pooled.get_raw_connection()).driver_connection
             assert driver is not None
+            # One event is one statement, and a statement is atomic on its own (the trigger's outbox row
+            # included): no BEGIN/COMMIT round trips. Several events need the explicit transaction.
+            unit = driver.transaction() if len(new_events) > 1 else contextlib.nullcontext()
             try:
-                async with driver.transaction():
+                async with unit:
                     for version, payload in enumerate(new_events, start=expected_version + 1):
                         event_id = new_event_id()
                         position = await driver.fetchval(
