@@ -7,16 +7,18 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from shared.contracts import registry
+from shared.contracts.cycle import DEFAULT_SCHEDULE_DAYS, Step
 from shared.events import DomainEvent
 
 PERIOD_CODE = r"^[A-Z0-9][A-Z0-9-]{1,31}$"
 KELURAHAN_CODE = r"^\d{2}\.\d{2}\.\d{2}\.\d{4}$"
 KECAMATAN_CODE = r"^\d{2}\.\d{2}\.\d{2}$"
+MODULE_CODE = r"^[A-Z0-9][A-Z0-9-]{0,19}$"  # a training module's code in a period's catalogue
 
 
 class _Closed(BaseModel):
@@ -45,9 +47,35 @@ class BkmRules(_Closed):
 
 
 class KsmRules(_Closed):
+    # Any KSM (lingkungan, sosial, ekonomi) needs at least this many members.
+    members_min_general: int = Field(default=3, ge=1, le=100)
+    # A KSM ekonomi that borrows from the revolving fund needs all of the following.
     members_min: int = Field(default=5, ge=1, le=100)
     women_min_pct: int = Field(default=30, ge=0, le=100)
     savings_months_min: int = Field(default=3, ge=0, le=36)
+    loan_training_modules: tuple[Annotated[str, StringConstraints(pattern=MODULE_CODE)], ...] = Field(
+        default=("PB", "KWU", "PERT"),
+        max_length=20,
+        description="training-module codes a borrowing KSM must have done "
+        "(pinjaman bergulir, kewirausahaan, PERT)",
+    )
+
+
+class CycleRules(_Closed):
+    schedule_days: dict[Step, int] = Field(
+        default_factory=lambda: dict(DEFAULT_SCHEDULE_DAYS),
+        description="when each step is expected: the sosialisasi awal in days after the kelurahan "
+        "became a target, every other step in days after the sosialisasi awal",
+    )
+
+    @model_validator(mode="after")
+    def _every_step_scheduled(self) -> CycleRules:
+        missing = [str(s) for s in Step if s not in self.schedule_days]
+        if missing:
+            raise ValueError(f"the schedule has no day for {missing}")
+        if any(not 0 <= d <= 3650 for d in self.schedule_days.values()):
+            raise ValueError("scheduled days must be between 0 and 3650")
+        return self
 
 
 FiscalCategory = Literal["rendah", "sedang", "tinggi", "sangat_tinggi"]
@@ -82,6 +110,7 @@ class PeriodParameters(_Closed):
     ksm: KsmRules = Field(default_factory=KsmRules)
     blm: BlmRules = Field(default_factory=BlmRules)
     loans: LoanRules = Field(default_factory=LoanRules)
+    cycle: CycleRules = Field(default_factory=CycleRules)
 
 
 @registry.event("p2kp.targeting.program-parameters-set.v1")

@@ -22,7 +22,7 @@ from shared.security.policy import Access, Action
 from shared.security.principal import Role
 from shared.settings import ServiceSettings
 from tests.harness.tokens import ADMIN, bearer
-from tests.security import povertymap_examples
+from tests.security import institutions_examples, povertymap_examples
 from tests.security.common import OTHER, OWN, Request, indicators, kelurahan
 
 PUBLIC = {"/health", "/ready", "/metrics"}
@@ -111,6 +111,7 @@ EXAMPLES: dict[tuple[str, str, str], Example] = {
         "POST", f"/cities/{city}/authority-return", {"reason": f"rollback {n}"}
     ),
     **povertymap_examples.EXAMPLES,
+    **institutions_examples.EXAMPLES,
     **{
         (s, "GET", "/audit"): (lambda city, n: Request("GET", "/audit", params={"city": city}))
         for s in ("targeting", "institutions", "ledger", "handover", "monitoring")
@@ -174,7 +175,7 @@ def expected(role: Role, action: Action, target: str) -> str:
 
 def outcome(response: httpx.Response) -> str:
     refused = {401: "unauthenticated", 403: "forbidden", 404: "hidden"}.get(response.status_code)
-    if refused is None and response.is_success and "rows" in response.json():
+    if refused is None and response.is_success and response.content and "rows" in response.json():
         # A bulk import answers per row: the one example row says how access was decided.
         [row] = response.json()["rows"]
         refused = row["refusal"]
@@ -209,6 +210,7 @@ async def platform(tmp_path: Path) -> AsyncIterator[FastAPI]:
                 )
                 assert nominated.status_code == 201, nominated.text
                 await povertymap_examples.set_up(http, city)
+                await institutions_examples.set_up(http, app, city)
         yield app
 
 

@@ -39,7 +39,7 @@ def unbounded(
     kind = schema.get("type")
     if kind == "object":
         extra = schema.get("additionalProperties", True)
-        if isinstance(extra, dict) and "enum" in schema.get("propertyNames", {}):
+        if isinstance(extra, dict) and "enum" in resolve(schema.get("propertyNames", {}), document):
             yield from unbounded(extra, document, f"{where}[*]")  # a map over a closed set of keys
         elif extra is not False and not form:
             yield f"{where}: unknown fields are not rejected"

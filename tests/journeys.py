@@ -1,0 +1,147 @@
+"""Walks through the platform's HTTP API that several test modules need: a kelurahan targeted with a
+published PS-2 list, and its community cycle up to a constituted BKM. Each step asserts its answer, and
+cross-service steps wait on the consuming projection's checkpoint, never on time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+KOTAKU = {"code": "KOTAKU", "name": "Kota Tanpa Kumuh", "starts_on": "2016-01-01", "ends_on": "2024-12-31"}
+STARTED = "2021-01-11"  # the cycles below start here, so year 4 has begun by 2024
+
+
+def meeting(held_on: str, n: int = 1, *, women: int = 18) -> dict[str, Any]:
+    return {
+        "held_on": held_on,
+        "place": "Balai Kelurahan",
+        "facilitator": "faskel.ani",
+        "attendance": {"men": 22, "women": women, "poor_households": 15},
+        "berita_acara": f"BA/{n:03d}/{held_on[:4]}",
+    }
+
+
+async def post(http: httpx.AsyncClient, url: str, body: dict[str, Any], want: int = 201) -> dict[str, Any]:
+    response = await http.post(url, json=body)
+    assert response.status_code == want, f"{url}: {response.status_code} {response.text}"
+    answer: dict[str, Any] = response.json() if response.content else {}
+    return answer
+
+
+async def synced(
+    platform: FastAPI, accepted: dict[str, Any], consumer: str = "institutions.targeting"
+) -> None:
+    """Wait until ``consumer`` has applied the stream version a command answered with."""
+    service = consumer.split(".")[0]
+    runtime = platform.state.services[service].state.runtime
+    await runtime.consumer(consumer).wait_for_stream(accepted["stream_id"], accepted["version"])
+
+
+def nik(kelurahan: str, n: int) -> str:
+    """A valid-format NIK registered in the kelurahan's city (synthetic: born 1 January 1990)."""
+    return f"{kelurahan[:2]}{kelurahan[3:5]}{kelurahan[6:8]}010190{n + 1:04d}"
+
+
+async def targeted(
+    http: httpx.AsyncClient, platform: FastAPI, kelurahan: str, households: int = 6, *, period: str = "KOTAKU"
+) -> list[str]:
+    """Nominate and verify ``kelurahan``, survey ``households`` poor households onto a published PS-2
+    list, and wait until the institutions service has all of it. Returns the household ids."""
+    base = f"/targeting/program-periods/{period}/kelurahan/{kelurahan}"
+    figures = {"population": 5200, "households": 1300, "poor_households": 420, "source": "BPS 2024"}
+    await post(
+        http,
+        f"/targeting/program-periods/{period}/kelurahan",
+        {"kelurahan_code": kelurahan, "indicators": figures},
+    )
+    await post(http, f"{base}/verification", {"verified": True, "criteria_version": 1, "reason": "meets"})
+    await post(
+        http,
+        f"{base}/poverty-criteria",
+        {"items": ["Lantai tanah"], "berita_acara": "BA K", "agreed_on": "2020-10-01"},
+    )
+    ids = []
+    for n in range(households):
+        survey = {
+            "personal": {"head_name": f"Warga {n}", "nik": nik(kelurahan, n), "address": "Jl. Contoh 1"},
+            "survey": {
+                "criteria_version": 1,
+                "criteria_met": [1],
+                "members": 4,
+                "poor": True,
+                "surveyed_on": "2020-10-15",
+            },
+        }
+        household = (await post(http, f"{base}/households", survey))["household_id"]
+        await post(http, f"{base}/ps2/members", {"household_id": household, "reason": "kriteria 1"})
+        ids.append(household)
+    published = await post(
+        http, f"{base}/ps2/publications", {"berita_acara": "BA PS-2", "published_on": "2020-11-01"}
+    )
+    await synced(platform, published)
+    return ids
+
+
+async def register_people(http: httpx.AsyncClient, kelurahan: str, count: int, women: int) -> list[str]:
+    """``count`` people in the kelurahan's register, the first ``women`` of them women."""
+    return [
+        (
+            await post(
+                http,
+                f"/institutions/kelurahan/{kelurahan}/people",
+                {"name": f"Warga {i}", "woman": i < women},
+            )
+        )["person_id"]
+        for i in range(count)
+    ]
+
+
+async def cycle_to_bkm(http: httpx.AsyncClient, kelurahan: str, *, period: str = "KOTAKU") -> dict[str, Any]:
+    """Run the cycle of a targeted kelurahan from the sosialisasi awal to a constituted BKM of 9 members
+    (3 of them women). Returns the cycle's base URL, the utusan and the BKM members."""
+    base = f"/institutions/program-periods/{period}/kelurahan/{kelurahan}"
+    await post(http, f"{base}/cycle/sosialisasi-awal", {"meeting": meeting(STARTED, 1)})
+    await post(
+        http,
+        f"{base}/cycle/rkm",
+        {"meeting": meeting("2021-02-08", 2), "decision": "accepted", "request_letter": "Surat 01/2021"},
+    )
+    people = await register_people(http, kelurahan, 12, women=4)
+    await post(http, f"{base}/cycle/relawan", {"registered_on": "2021-02-20", "person_ids": people[:6]})
+    await post(http, f"{base}/cycle/refleksi-kemiskinan", {"meeting": meeting("2021-03-25", 3)})
+    await post(
+        http, f"{base}/cycle/pemetaan-swadaya", {"meeting": meeting("2021-05-10", 4), "ps2_version": 1}
+    )
+    for rw in range(3):
+        await post(
+            http,
+            f"{base}/bkm/utusan",
+            {
+                "election": 1,
+                "rt_rw": f"RW 0{rw + 1}",
+                "held_on": "2021-06-01",
+                "voters": 80,
+                "person_ids": people[rw * 4 : rw * 4 + 4],
+            },
+        )
+    # Members: three of the four women and six men; people[3] (a woman) stays an utusan only.
+    members = [people[i] for i in (0, 1, 2, 4, 5, 6, 7, 8, 9)]
+    election = {
+        "election": 1,
+        "meeting": meeting("2021-07-05", 5),
+        "ballots_cast": 12,
+        "members": [{"person_id": p, "votes": 7, "literate": True, "party_member": False} for p in members],
+        "coordinator": members[0],
+        "anggaran_dasar": "AD/ART BKM 2021",
+    }
+    await post(http, f"{base}/bkm/elections", election)
+    return {"base": base, "people": people, "members": members}
+
+
+async def registered_period(http: httpx.AsyncClient, period: dict[str, str] = KOTAKU) -> None:
+    """A program period with its first targeting-criteria version."""
+    await post(http, "/targeting/program-periods", period)
+    criteria = {"rule": "kecamatan-welfare", "dataset": "PODES 2000"}
+    await post(http, f"/targeting/program-periods/{period['code']}/criteria", criteria)
