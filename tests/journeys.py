@@ -23,8 +23,14 @@ def meeting(held_on: str, n: int = 1, *, women: int = 18) -> dict[str, Any]:
     }
 
 
-async def post(http: httpx.AsyncClient, url: str, body: dict[str, Any], want: int = 201) -> dict[str, Any]:
-    response = await http.post(url, json=body)
+async def post(
+    http: httpx.AsyncClient,
+    url: str,
+    body: dict[str, Any],
+    want: int = 201,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    response = await http.post(url, json=body, headers=headers)
     assert response.status_code == want, f"{url}: {response.status_code} {response.text}"
     answer: dict[str, Any] = response.json() if response.content else {}
     return answer
@@ -136,8 +142,8 @@ async def cycle_to_bkm(http: httpx.AsyncClient, kelurahan: str, *, period: str =
         "coordinator": members[0],
         "anggaran_dasar": "AD/ART BKM 2021",
     }
-    await post(http, f"{base}/bkm/elections", election)
-    return {"base": base, "people": people, "members": members}
+    elected = await post(http, f"{base}/bkm/elections", election)
+    return {"base": base, "people": people, "members": members, "elected": elected}
 
 
 async def registered_period(http: httpx.AsyncClient, period: dict[str, str] = KOTAKU) -> None:
@@ -145,3 +151,47 @@ async def registered_period(http: httpx.AsyncClient, period: dict[str, str] = KO
     await post(http, "/targeting/program-periods", period)
     criteria = {"rule": "kecamatan-welfare", "dataset": "PODES 2000"}
     await post(http, f"/targeting/program-periods/{period['code']}/criteria", criteria)
+
+
+async def cycle_to_renta(
+    http: httpx.AsyncClient, kelurahan: str, *, period: str = "KOTAKU"
+) -> dict[str, Any]:
+    """``cycle_to_bkm``, then the units, the PJM and the Renta of year 1: the first tranche's gates."""
+    bkm = await cycle_to_bkm(http, kelurahan, period=period)
+    base, staff = bkm["base"], bkm["people"][9:12]
+    for unit in ("UPK", "UPL", "UPS"):
+        body = {"unit": unit, "formed_on": "2021-08-02", "sk_number": f"SK {unit}", "staff": staff}
+        await post(http, f"{base}/cycle/units", body)
+    await post(http, f"{base}/cycle/pjm", {"meeting": meeting("2021-10-20", 6), "document": "PJM 2021-2023"})
+    bkm["renta"] = await post(
+        http, f"{base}/cycle/renta", {"year": 1, "approved_on": "2021-11-01", "document": "Renta 2021"}
+    )
+    return bkm
+
+
+LOAN_MODULES = (("PB", "Pinjaman bergulir"), ("KWU", "Kewirausahaan"), ("PERT", "Ekonomi rumah tangga"))
+
+
+async def eligible_ksm(
+    http: httpx.AsyncClient, kelurahan: str, households: list[str], *, period: str = "KOTAKU"
+) -> dict[str, Any]:
+    """A KSM ekonomi of ``households`` (the first two women) made eligible for loans: three months of
+    savings, the joint-liability statement, the three loan trainings. Returns its last command's answer
+    with its ``ksm_id``."""
+    base = f"/institutions/program-periods/{period}"
+    for code, title in LOAN_MODULES:
+        module = {"code": code, "title": title, "jpl": 8, "audience": ["ksm"]}
+        response = await http.post(f"{base}/training-modules", json=module)
+        assert response.status_code in (201, 409), response.text  # the catalogue is the period's
+    members = [{"household_id": h, "woman": i < 2} for i, h in enumerate(households)]
+    body = {"name": "KSM Usaha Bersama", "type": "ekonomi", "registered_on": "2021-09-01", "members": members}
+    ksm_id = (await post(http, f"{base}/kelurahan/{kelurahan}/ksm", body))["ksm_id"]
+    ksm = f"/institutions/ksm/{ksm_id}"
+    for month in ("2021-09", "2021-10", "2021-11"):
+        await post(http, f"{ksm}/savings", {"month": month, "amount_rupiah": 250_000})
+    statement = {"signed_on": "2021-11-05", "document": "TR 1", "signatories": len(households)}
+    await post(http, f"{ksm}/joint-liability", statement)
+    last: dict[str, Any] = {}
+    for code, _ in LOAN_MODULES:
+        last = await post(http, f"{ksm}/trainings", {"module_code": code, "completed_on": "2021-11-20"})
+    return {**last, "ksm_id": ksm_id}

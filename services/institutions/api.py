@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.institutions import handlers
 from services.institutions.cycle import Candidate, KelurahanCycle, Progress
-from services.institutions.handlers import today
 from services.institutions.readmodels import cycles, parameters_of, people
+from shared.clock import today
 from shared.contracts.cycle import Step
 from shared.contracts.institutions import RT_RW, Meeting, RkmDecision, Unit
 from shared.contracts.targeting import KELURAHAN_CODE, PERIOD_CODE

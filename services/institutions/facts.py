@@ -14,10 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.institutions.ksm import Ksm
 from services.institutions.readmodels import (
+    PERIODS,
     ksm_members,
     parameters_of,
-    period_parameters,
-    program_periods,
     ps2_members,
     ps2_versions,
     record_ksm,
@@ -32,8 +31,6 @@ from shared.contracts.targeting import (
     KelurahanNominated,
     KelurahanRejected,
     KelurahanVerified,
-    ProgramParametersSet,
-    ProgramPeriodRegistered,
 )
 from shared.errors import ConcurrencyConflict
 from shared.events import Actor, RecordedEvent
@@ -64,24 +61,8 @@ class TargetingFacts:
         payload = event.payload
         if type(payload) in STATUS:
             await self._sasaran(event, conn)
-        elif isinstance(payload, ProgramPeriodRegistered):
-            await upsert(
-                conn,
-                program_periods,
-                {"code": payload.code, "starts_on": payload.starts_on, "ends_on": payload.ends_on},
-                ("code",),
-            )
-        elif isinstance(payload, ProgramParametersSet):
-            await upsert(
-                conn,
-                period_parameters,
-                {
-                    "period_code": payload.period_code,
-                    "version": payload.version,
-                    "parameters": payload.parameters.model_dump_json(),
-                },
-                ("period_code", "version"),
-            )
+        elif await PERIODS.keep(conn, payload):
+            pass
         elif isinstance(payload, Ps2MemberAdded | Ps2MemberRemoved):
             on_list = isinstance(payload, Ps2MemberAdded)
             await upsert(

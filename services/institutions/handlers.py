@@ -7,7 +7,7 @@ import inspect
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -34,12 +34,6 @@ from shared.events import Actor, RecordedEvent, utcnow
 from shared.eventstore import EventStore
 
 TARGETED = ("verified", "confirmed")
-
-
-def today() -> date:
-    """Today in Indonesia's latest time zone (WIT, UTC+9): a step held today anywhere in the country
-    is never 'in the future'."""
-    return (utcnow() + timedelta(hours=9)).date()
 
 
 async def _targeting_status(conn: AsyncConnection, period_code: str, kelurahan_code: str) -> str | None:

@@ -3,8 +3,9 @@
 Members are households on the kelurahan's current PS-2 list, by their pseudonymous ids. A household
 the targeting service later removes from PS-2 stays a member but is flagged (never silently kept as
 if eligible). A KSM ekonomi's eligibility for the revolving fund is derived after every change and
-published as ``KsmLoanEligibilityChanged`` whenever it changes: the ledger relies on that event, with
-its snapshot of the facts, and never asks this service.
+published as ``KsmLoanEligibilityChanged`` whenever it, or the list of rules still unmet, changes (so
+the reasons the ledger quotes are never stale): the ledger relies on that event, with its snapshot of
+the facts, and never asks this service.
 """
 
 from __future__ import annotations
@@ -204,17 +205,16 @@ class Ksm(Aggregate):
 
     @property
     def savings_months(self) -> int:
-        """Consecutive months with savings, counting back from the last month recorded."""
-        months = sorted(m for m, amount in self.savings.items() if amount > 0)
-        if not months:
+        """Consecutive months with savings, counting back from the last month recorded (a month recorded
+        with nothing saved ends the run)."""
+        if not self.savings:
             return 0
-        run, (year, month) = 1, map(int, months[-1].split("-"))
-        saved = set(months)
-        while True:
-            year, month = (year, month - 1) if month > 1 else (year - 1, 12)
-            if f"{year:04d}-{month:02d}" not in saved:
-                return run
+        year, month = map(int, max(self.savings).split("-"))
+        run = 0
+        while self.savings.get(f"{year:04d}-{month:02d}", 0) > 0:
             run += 1
+            year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+        return run
 
     def assess(self, rules: KsmRules, parameters_version: int) -> tuple[list[str], EligibilitySnapshot]:
         members = len(self.members)
@@ -268,6 +268,11 @@ class Ksm(Aggregate):
 
     # --- events ---------------------------------------------------------------------------------------
 
+    def _membership_changed(self, day: date) -> None:
+        """The latest change counts, whatever order changes were recorded in: a back-dated departure
+        must not hide a later join from the joint-liability statement."""
+        self.membership_changed_on = max(self.membership_changed_on or day, day)
+
     def _apply(self, event: DomainEvent) -> None:
         match event:
             case KsmRegistered():
@@ -277,11 +282,11 @@ class Ksm(Aggregate):
                 self.membership_changed_on = event.registered_on
             case KsmMemberJoined(member=member, joined_on=day):
                 self.members[member.household_id] = member.woman
-                self.membership_changed_on = day
+                self._membership_changed(day)
             case KsmMemberLeft(household_id=household, left_on=day):
                 del self.members[household]
                 self.flagged.pop(household, None)
-                self.membership_changed_on = day
+                self._membership_changed(day)
             case KsmMemberFlagged(household_id=household, reason=reason):
                 self.flagged[household] = reason
             case KsmMemberFlagCleared(household_id=household):

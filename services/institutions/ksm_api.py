@@ -26,6 +26,7 @@ from services.institutions.api import (
 from services.institutions.ksm import Ksm
 from services.institutions.readmodels import ksm_groups, people, person_trainings
 from services.institutions.training import Training
+from shared.clock import today
 from shared.contracts.institutions import (
     Audience,
     EligibilitySnapshot,
@@ -254,7 +255,7 @@ async def record_savings(
             guard.actor,
             ksm_id,
             lambda ksm, _, parameters, version: ksm.record_savings(
-                body.month, body.amount_rupiah, handlers.today(), parameters.ksm, version
+                body.month, body.amount_rupiah, today(), parameters.ksm, version
             ),
         )
     )
@@ -477,7 +478,7 @@ async def deliver_training(
         kelurahan_code,
         body.module_code,
         lambda t, module: t.deliver(
-            module, kelurahan_code, body.delivered_on, body.trainer_role, body.participants, handlers.today()
+            module, kelurahan_code, body.delivered_on, body.trainer_role, body.participants, today()
         ),
     )
     return TrainingRecorded(training_id=training.training_id, **Accepted.of(recorded).model_dump())

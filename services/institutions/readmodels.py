@@ -10,27 +10,22 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Boolean, Column, Date, DateTime, Integer, MetaData, String, Table, Text, select, update
+from sqlalchemy import Boolean, Column, Date, DateTime, Integer, MetaData, String, Table, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.institutions.cycle import KelurahanCycle
 from services.institutions.ksm import Ksm
 from shared.consumer import upsert
 from shared.contracts.targeting import PeriodParameters
-from shared.errors import Conflict
 from shared.migrations import Migrations
+from shared.periods import PeriodTables
 
 metadata = MetaData()
 
 # --- kept from targeting's events -------------------------------------------------------------------
 
-program_periods = Table(
-    "program_periods",
-    metadata,
-    Column("code", String(32), primary_key=True),
-    Column("starts_on", Date, nullable=False),
-    Column("ends_on", Date, nullable=False),
-)
+PERIODS = PeriodTables.on(metadata)
+program_periods, period_parameters = PERIODS.periods, PERIODS.parameters
 
 targeted_kelurahan = Table(
     "targeted_kelurahan",
@@ -41,14 +36,6 @@ targeted_kelurahan = Table(
     # The day the kelurahan became a target (its verification was recorded): the schedule's anchor.
     Column("targeted_on", Date),
     Column("changed_at", DateTime(timezone=True), nullable=False),
-)
-
-period_parameters = Table(
-    "period_parameters",
-    metadata,
-    Column("period_code", String(32), primary_key=True),
-    Column("version", Integer, primary_key=True),
-    Column("parameters", Text, nullable=False),  # PeriodParameters as JSON
 )
 
 ps2_members = Table(
@@ -151,19 +138,7 @@ MIGRATIONS: Migrations = (Path(__file__).parent / "migrations", "alembic_version
 async def parameters_of(
     conn: AsyncConnection, period_code: str, version: int | None = None
 ) -> tuple[int, PeriodParameters]:
-    """The period's parameters as received from targeting: ``version``, or the latest."""
-    query = select(period_parameters.c.version, period_parameters.c.parameters).where(
-        period_parameters.c.period_code == period_code
-    )
-    if version is not None:
-        query = query.where(period_parameters.c.version == version)
-    row = (await conn.execute(query.order_by(period_parameters.c.version.desc()).limit(1))).first()
-    if row is None:
-        raise Conflict(
-            f"The parameters of program period {period_code} have not reached the institutions service "
-            "from targeting: is the period registered? If it was registered just now, try again shortly."
-        )
-    return row.version, PeriodParameters.model_validate_json(row.parameters)
+    return await PERIODS.parameters_of(conn, period_code, version)
 
 
 async def record_cycle(conn: AsyncConnection, cycle: KelurahanCycle, at: datetime) -> None:

@@ -1,10 +1,14 @@
-"""Wiring of the ledger service (its domain arrives with its own issue; the scaffolding is live)."""
+"""Wiring of the ledger service."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 from pydantic import Field
 
+from services.ledger.api import router
+from services.ledger.facts import LedgerFacts
+from services.ledger.loans_api import router as loans_router
+from services.ledger.readmodels import MIGRATIONS
 from shared.app import service_app
 from shared.settings import ServiceSettings
 from shared.transport.embedded import EmbeddedBus
@@ -18,6 +22,9 @@ def build(settings: ServiceSettings | None = None, bus: EmbeddedBus | None = Non
     return service_app(
         "ledger",
         settings or LedgerSettings(),
+        routers=[router, loans_router],
+        handlers=[LedgerFacts()],
+        migrations=[MIGRATIONS],
         bus=bus,
         title="P2KP ledger service",
         description="Fund ledger: BLM allocations and tranches, grants, revolving loans, UPK indicators.",

@@ -8,6 +8,6 @@ from shared.events import EventRegistry
 
 registry = EventRegistry()
 
-from shared.contracts import handover, institutions, povertymap, targeting  # noqa: E402  (modules register themselves)
+from shared.contracts import handover, institutions, ledger, povertymap, targeting  # noqa: E402  (modules register themselves)
 
-__all__ = ["handover", "institutions", "povertymap", "registry", "targeting"]
+__all__ = ["handover", "institutions", "ledger", "povertymap", "registry", "targeting"]

@@ -286,7 +286,8 @@ class EligibilitySnapshot(_Closed):
 
 @registry.event("p2kp.institutions.ksm-loan-eligibility-changed.v1")
 class KsmLoanEligibilityChanged(_Ksm):
-    """Published whenever a KSM ekonomi's eligibility for revolving loans changes (ledger relies on it)."""
+    """Published whenever a KSM ekonomi's eligibility for revolving loans, or the list of rules it does
+    not meet, changes. The ledger relies on it (and stores the snapshot with a loan decision)."""
 
     eligible: bool
     unmet: tuple[str, ...] = Field(description="each rule not met, in words; empty when eligible")

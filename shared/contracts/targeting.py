@@ -101,6 +101,20 @@ class LoanRules(_Closed):
     term_months_min: int = Field(default=3, ge=1, le=60)
     term_months_max: int = Field(default=12, ge=1, le=60)
     fee_bps_per_month: int = Field(default=150, ge=0, le=1000, description="jasa, flat, in basis points")
+    # Collectibility: the most days overdue of Kol-1 (lancar) to Kol-4; beyond the last is Kol-5 (macet).
+    collectibility_days: tuple[int, int, int, int] = (0, 90, 120, 180)
+    # The loan-loss reserve for Kol-1 to Kol-5, in % of outstanding principal (BI PPAP; PNPM's own not found).
+    reserve_pct: tuple[int, int, int, int, int] = (1, 5, 15, 50, 100)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LoanRules:
+        if list(self.collectibility_days) != sorted(set(self.collectibility_days)):
+            raise ValueError("collectibility_days must rise strictly from Kol-1 to Kol-4")
+        if any(not 0 <= pct <= 100 for pct in self.reserve_pct):
+            raise ValueError("reserve percentages are between 0 and 100")
+        if self.term_months_min > self.term_months_max:
+            raise ValueError("term_months_min is more than term_months_max")
+        return self
 
 
 class PeriodParameters(_Closed):

@@ -233,7 +233,7 @@ async def test_bkm_election_rules_answer_in_words(http: httpx.AsyncClient, platf
     assert "political party" in problem(
         await http.post(f"{base}/bkm/elections", json=election(people[:9], party_member=True)), 422
     )
-    outsider = people[:8] + [people[11]]  # people[11] was never elected utusan
+    outsider = [*people[:8], people[11]]  # people[11] was never elected utusan
     assert "not an utusan" in problem(await http.post(f"{base}/bkm/elections", json=election(outsider)), 409)
     # Two women of nine: allowed, and flagged.
     await post(http, f"{base}/bkm/elections", election(people[:9]))
@@ -318,7 +318,7 @@ async def test_ksm_members_come_from_ps2_and_a_removal_is_flagged(
     assert any("PS-2" in rule for rule in state["loan_eligibility"]["unmet"])
     listed = (await http.get(f"{CYCLE}/ksm")).json()
     assert listed[0]["flagged"] == 1 and listed[0]["loan_eligible"] is False
-    # The household left the group: the flag goes with it, but a new statement is needed for the new membership.
+    # The household left: the flag goes with it, but the new membership needs a new statement.
     await post(
         http, f"{ksm_url}/members/{households[0]}/departure", {"left_on": "2021-12-01", "reason": "pindah"}
     )

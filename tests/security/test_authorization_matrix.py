@@ -22,7 +22,7 @@ from shared.security.policy import Access, Action
 from shared.security.principal import Role
 from shared.settings import ServiceSettings
 from tests.harness.tokens import ADMIN, bearer
-from tests.security import institutions_examples, povertymap_examples
+from tests.security import institutions_examples, ledger_examples, povertymap_examples
 from tests.security.common import OTHER, OWN, Request, indicators, kelurahan
 
 PUBLIC = {"/health", "/ready", "/metrics"}
@@ -112,6 +112,7 @@ EXAMPLES: dict[tuple[str, str, str], Example] = {
     ),
     **povertymap_examples.EXAMPLES,
     **institutions_examples.EXAMPLES,
+    **ledger_examples.EXAMPLES,
     **{
         (s, "GET", "/audit"): (lambda city, n: Request("GET", "/audit", params={"city": city}))
         for s in ("targeting", "institutions", "ledger", "handover", "monitoring")
@@ -211,6 +212,7 @@ async def platform(tmp_path: Path) -> AsyncIterator[FastAPI]:
                 assert nominated.status_code == 201, nominated.text
                 await povertymap_examples.set_up(http, city)
                 await institutions_examples.set_up(http, app, city)
+                await ledger_examples.set_up(http, app, city)
         yield app
 
 
