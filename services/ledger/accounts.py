@@ -13,7 +13,15 @@ from datetime import date
 from enum import StrEnum
 
 from shared.aggregate import Aggregate
-from shared.contracts.ledger import EntryKind, EntryPosted, JournalEntry, Line
+from shared.contracts.ledger import (
+    AuditOpinion,
+    AuditRecorded,
+    EntryKind,
+    EntryPosted,
+    JournalEntry,
+    Line,
+    UpkIndicatorsRecorded,
+)
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events import DomainEvent
 
@@ -96,6 +104,8 @@ class Book(Aggregate):
     kelurahan_code: str
     entries: dict[uuid.UUID, EntryPosted] = field(default_factory=dict)
     reversed: set[uuid.UUID] = field(default_factory=set)
+    audits: dict[int, AuditRecorded] = field(default_factory=dict)
+    closed_to: date | None = None  # the last book closing (its indicators recorded)
 
     @property
     def stream(self) -> str:
@@ -164,7 +174,45 @@ class Book(Aggregate):
         )
         return booked
 
+    def record_audit(
+        self,
+        period_code: str,
+        year: int,
+        auditor: str,
+        opinion: AuditOpinion,
+        findings: int,
+        report: str,
+        on: date,
+    ) -> None:
+        if year in self.audits:
+            raise Conflict(f"The {year} audit of the books of {self.kelurahan_code} is already recorded.")
+        if on.year <= year:
+            raise InvalidInput(f"The books of {year} are audited after the year ends; {on} is not.")
+        self._trigger(
+            AuditRecorded(
+                period_code=period_code,
+                kelurahan_code=self.kelurahan_code,
+                year=year,
+                auditor=auditor,
+                opinion=opinion,
+                findings=findings,
+                report=report,
+                audited_on=on,
+            )
+        )
+
+    def record_indicators(self, period_code: str, figures: UpkIndicatorsRecorded) -> None:
+        if self.closed_to is not None and figures.as_of <= self.closed_to:
+            raise Conflict(
+                f"The books of {self.kelurahan_code} were closed on {self.closed_to}; close a later day."
+            )
+        self._trigger(figures)
+
     def _apply(self, event: DomainEvent) -> None:
+        if isinstance(event, AuditRecorded):
+            self.audits[event.year] = event
+        elif isinstance(event, UpkIndicatorsRecorded):
+            self.closed_to = event.as_of
         if isinstance(event, EntryPosted):
             self.entries[event.entry.entry_id] = event
             if event.entry.reverses is not None:

@@ -16,7 +16,7 @@ from services.ledger.accounts import CHART, Book, balance, kind_of
 from services.ledger.blm import BlmAllocation, Stage
 from services.ledger.indicators import Indicators
 from shared.clock import today
-from shared.contracts.ledger import ACCOUNT, EntryKind, Level, Source
+from shared.contracts.ledger import ACCOUNT, AuditOpinion, EntryKind, Level, Source
 from shared.contracts.targeting import KELURAHAN_CODE, PERIOD_CODE, FiscalCategory
 from shared.dependencies import StoreDep
 from shared.errors import InvalidInput
@@ -44,6 +44,7 @@ TRANSFER = write("ledger.tranche.transfer", PROGRAM)
 RECEIVE = write("ledger.tranche.receive", UPK)
 ACCEPT_LPJ = write("ledger.lpj.accept", PROGRAM | {Role.FACILITATOR})
 BOOKKEEPING = write("ledger.books.post", UPK)
+AUDITING = write("ledger.audit.record", PROGRAM | {Role.BKM_OFFICER})
 
 PeriodCode = Annotated[str, Path(pattern=PERIOD_CODE, examples=["KOTAKU"])]
 KelurahanCode = Annotated[str, Path(pattern=KELURAHAN_CODE, examples=["33.74.10.1004"])]
@@ -431,7 +432,7 @@ class Reverse(Input):
     reason: str = Field(min_length=1, max_length=250)
 
 
-class Reserve(Input):
+class Closing(Input):
     as_of: date
 
 
@@ -474,17 +475,51 @@ async def reverse_entry(
 
 
 @command(
-    f"{BASE}/books/loan-loss-reserve", "Bring the loan-loss reserve to what the portfolio needs", "books"
+    f"{BASE}/books/closing",
+    "Close the books on a day: the loan-loss reserve, then the UPK indicators",
+    "books",
 )
-async def adjust_reserve(
-    body: Reserve,
+async def close_books(
+    body: Closing,
     store: StoreDep,
     code: PeriodCode,
     kelurahan_code: KelurahanCode,
     guard: Guard = Guarded(BOOKKEEPING),
 ) -> Accepted:
     await allowed(guard, kelurahan_code)
-    return Accepted.of(await handlers.adjust_reserve(store, guard.actor, code, kelurahan_code, body.as_of))
+    if body.as_of > today():
+        raise InvalidInput(f"The books are closed on a day that has ended; {body.as_of} has not.")
+    return Accepted.of(await handlers.close_books(store, guard.actor, code, kelurahan_code, body.as_of))
+
+
+class Audit(Input):
+    year: int = Field(ge=1990, le=2100, description="the book year audited")
+    auditor: str = Field(min_length=1, max_length=200, examples=["KAP Basri & Rekan"])
+    opinion: AuditOpinion
+    findings: int = Field(ge=0, le=1000)
+    report: str = Field(min_length=1, max_length=200)
+    audited_on: date
+
+
+@command(f"{BASE}/books/audits", "Record the independent audit of a year's books", "books")
+async def record_audit(
+    body: Audit,
+    store: StoreDep,
+    code: PeriodCode,
+    kelurahan_code: KelurahanCode,
+    guard: Guard = Guarded(AUDITING),
+) -> Accepted:
+    await allowed(guard, kelurahan_code)
+    return Accepted.of(
+        await handlers.execute(
+            store,
+            guard.actor,
+            Book(kelurahan_code),
+            lambda book, _: book.record_audit(
+                code, body.year, body.auditor, body.opinion, body.findings, body.report, body.audited_on
+            ),
+        )
+    )
 
 
 class BalanceOut(BaseModel):

@@ -31,7 +31,7 @@ from services.ledger.readmodels import (
 )
 from shared.aggregate import Aggregate, load, save
 from shared.contracts.institutions import KsmLoanEligibilityChanged, KsmType
-from shared.contracts.ledger import EligibilityAtApproval
+from shared.contracts.ledger import EligibilityAtApproval, IndicatorFigure, UpkIndicatorsRecorded
 from shared.contracts.targeting import PeriodParameters
 from shared.errors import Conflict, NotFound
 from shared.events import Actor, RecordedEvent
@@ -242,25 +242,57 @@ async def portfolio(
     return found
 
 
-async def upk_indicators(store: EventStore, book: str, on: date) -> indicators.Indicators:
-    async with store.engine.connect() as conn:
-        positions = [p for _, p in await portfolio(store, conn, book, on)]
-        income = await year_to_date(conn, book, INCOME, on)
-        costs = await year_to_date(conn, book, COSTS, on)
-        capital = await account_balance(conn, book, "revolving-capital", on)
+async def indicators_on(
+    store: EventStore, conn: AsyncConnection, book: str, on: date
+) -> indicators.Indicators:
+    positions = [p for _, p in await portfolio(store, conn, book, on)]
+    income = await year_to_date(conn, book, INCOME, on)
+    costs = await year_to_date(conn, book, COSTS, on)
+    capital = await account_balance(conn, book, "revolving-capital", on)
     return indicators.compute(on, positions, income, costs, capital)
 
 
-async def adjust_reserve(
+async def upk_indicators(store: EventStore, book: str, on: date) -> indicators.Indicators:
+    async with store.engine.connect() as conn:
+        return await indicators_on(store, conn, book, on)
+
+
+async def close_books(
     store: EventStore, actor: Actor, period_code: str, book: str, on: date
 ) -> list[RecordedEvent]:
-    async def decide(aggregate: Book, conn: AsyncConnection) -> None:
+    """A book closing on ``on``: the loan-loss reserve brought to what the portfolio needs, then the UPK's
+    indicators recorded (with the reserve's provision among the costs). One transaction."""
+    async with store.transaction() as conn:
+        books = await load(store, Book(book), conn=conn)
         required = sum(p.reserve for _, p in await portfolio(store, conn, book, on))
         current = await account_balance(conn, book, "loan-loss-reserve")
-        if aggregate.adjust_reserve(period_code, required, current, on) is None:
-            raise Conflict(f"The loan-loss reserve of {book} already is Rp{required:,} as of {on}.")
+        books.adjust_reserve(period_code, required, current, on)
+        recorded = await save(store, books, actor, conn=conn)
+        await record_entries(conn, recorded)
+        books = await load(store, Book(book), conn=conn)
+        figures = recorded_indicators(period_code, book, await indicators_on(store, conn, book, on))
+        books.record_indicators(period_code, figures)
+        return recorded + await save(store, books, actor, conn=conn)
 
-    return await execute(store, actor, Book(book), decide)
+
+def recorded_indicators(period_code: str, book: str, i: indicators.Indicators) -> UpkIndicatorsRecorded:
+    def figure(x: indicators.Indicator) -> IndicatorFigure:
+        return IndicatorFigure(value_pct=x.value_pct, band=str(x.band) if x.band else None)
+
+    return UpkIndicatorsRecorded(
+        period_code=period_code,
+        kelurahan_code=book,
+        as_of=i.as_of,
+        active_ksm=i.active_ksm,
+        outstanding_rupiah=i.outstanding,
+        lar=figure(i.lar),
+        par=figure(i.par),
+        rr=figure(i.rr),
+        ccr=figure(i.ccr),
+        roi=figure(i.roi),
+        par30_pct=i.par30,
+        par90_pct=i.par90,
+    )
 
 
 # --- loaders that answer 404 --------------------------------------------------------------------------------

@@ -321,3 +321,43 @@ class EntryPosted(_InBook):
 
     kind: EntryKind
     entry: JournalEntry
+
+
+class AuditOpinion(StrEnum):
+    WTP = "WTP"  # wajar tanpa pengecualian: unqualified
+    WDP = "WDP"  # wajar dengan pengecualian: qualified
+    TW = "TW"  # tidak wajar: adverse
+    TMP = "TMP"  # tidak memberikan pendapat: disclaimer
+
+
+@registry.event("p2kp.ledger.audit-recorded.v1")
+class AuditRecorded(_InBook):
+    """An independent audit of the BKM's books for a year (a public accounting firm, KAP)."""
+
+    year: int = Field(ge=1990, le=2100)
+    auditor: str = Field(min_length=1, max_length=200)
+    opinion: AuditOpinion
+    findings: int = Field(ge=0, le=1000)
+    report: Document
+    audited_on: date
+
+
+class IndicatorFigure(_Closed):
+    value_pct: float | None
+    band: str | None
+
+
+@registry.event("p2kp.ledger.upk-indicators-recorded.v1")
+class UpkIndicatorsRecorded(_InBook):
+    """The UPK's indicators at a book closing (POB 2013), for the readiness of its city and monitoring."""
+
+    as_of: date
+    active_ksm: int = Field(ge=0)
+    outstanding_rupiah: Rupiah
+    lar: IndicatorFigure
+    par: IndicatorFigure
+    rr: IndicatorFigure
+    ccr: IndicatorFigure
+    roi: IndicatorFigure
+    par30_pct: float | None
+    par90_pct: float | None

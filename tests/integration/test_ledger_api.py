@@ -264,7 +264,10 @@ async def test_a_loan_from_eligibility_to_a_late_repayment(
         f"{BASE}/books/entries",
         {"kind": "operating-cost", "amount_rupiah": 100_000, "posted_on": "2022-04-25", "memo": "ATK"},
     )
-    await post(http, f"{BASE}/books/loan-loss-reserve", {"as_of": "2022-04-30"})
+    closed = await post(http, f"{BASE}/books/closing", {"as_of": "2022-04-30"})
+    assert len(closed["event_ids"]) == 2  # the reserve's entry, then the indicators recorded
+    again = await http.post(f"{BASE}/books/closing", json={"as_of": "2022-04-30"})
+    assert "already closed" not in problem(again, 409) and "close a later day" in again.json()["detail"]
     trial = await trial_balance(http)
     assert balance_of(trial, "loan-loss-reserve") == (4_500_000 - 1_775_000) * 1 // 100  # Kol-1: 1 %
     now = (await http.get(f"{BOOKS}/indicators", params={"as_of": "2022-04-30"})).json()

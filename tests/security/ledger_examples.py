@@ -150,8 +150,17 @@ EXAMPLES = {
         f"{b(city)}/books/entries/{ENTRIES[city]}/reversal",
         {"reversed_on": "2021-11-02", "reason": "x"},
     ),
-    ("ledger", "POST", f"{B}/books/loan-loss-reserve"): _post(
-        "{b}/books/loan-loss-reserve", {"as_of": "2021-12-31"}
+    ("ledger", "POST", f"{B}/books/closing"): _post("{b}/books/closing", {"as_of": "2021-12-31"}),
+    ("ledger", "POST", f"{B}/books/audits"): _post(
+        "{b}/books/audits",
+        {
+            "year": 2021,
+            "auditor": "KAP",
+            "opinion": "WTP",
+            "findings": 0,
+            "report": "LAI",
+            "audited_on": "2022-02-01",
+        },
     ),
     ("ledger", "GET", "/kelurahan/{kelurahan_code}/books/trial-balance"): lambda city, n: Request(
         "GET", f"/kelurahan/{kelurahan(city)}/books/trial-balance"
