@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 import structlog
 from sqlalchemy import text
@@ -46,6 +47,15 @@ async def supervise(name: str, work: Callable[[], Awaitable[None]]) -> None:
             pause = min(pause * 2, 30.0)
 
 
+class Worker(Protocol):
+    """A service's own background loop (a webhook delivery, say), run and restarted like the relay."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def run(self) -> None: ...
+
+
 class ServiceRuntime:
     def __init__(
         self,
@@ -55,6 +65,7 @@ class ServiceRuntime:
         *,
         handlers: Sequence[Handler] = (),
         migrations: Sequence[Migrations] = (),
+        workers: Sequence[Worker] = (),
         bus: EmbeddedBus | None = None,
     ) -> None:
         if settings.mode == "embedded" and bus is None:
@@ -80,6 +91,7 @@ class ServiceRuntime:
             ConsumerRunner(self.engine, self._subscriber(), h, registry=registry, dead_letters=self.publisher)
             for h in self.handlers
         ]
+        self.workers = list(workers)
         self._tasks: list[asyncio.Task[None]] = []
 
     def _publisher(self) -> Publisher:
@@ -104,6 +116,10 @@ class ServiceRuntime:
         self._tasks += [
             asyncio.create_task(supervise(f"{self.name}-{c.name}", c.run), name=f"{self.name}-{c.name}")
             for c in self.consumers
+        ]
+        self._tasks += [
+            asyncio.create_task(supervise(f"{self.name}-{w.name}", w.run), name=f"{self.name}-{w.name}")
+            for w in self.workers
         ]
         log.info("service.started", service=self.name, mode=self.settings.mode)
 

@@ -4,13 +4,15 @@ cross-service steps wait on the consuming projection's checkpoint, never on time
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
 
+from tests.harness.tokens import ADMIN, bearer
+
 KOTAKU = {"code": "KOTAKU", "name": "Kota Tanpa Kumuh", "starts_on": "2016-01-01", "ends_on": "2024-12-31"}
-STARTED = "2021-01-11"  # the cycles below start here, so year 4 has begun by 2024
 
 
 def meeting(held_on: str, n: int = 1, *, women: int = 18) -> dict[str, Any]:
@@ -46,8 +48,10 @@ async def synced(
 
 
 def nik(kelurahan: str, n: int) -> str:
-    """A valid-format NIK registered in the kelurahan's city (synthetic: born 1 January 1990)."""
-    return f"{kelurahan[:2]}{kelurahan[3:5]}{kelurahan[6:8]}010190{n + 1:04d}"
+    """A valid-format NIK registered in the kelurahan's kecamatan (synthetic: born 1 January 1990), its
+    serial unique per kelurahan of the kecamatan and household number."""
+    serial = (int(kelurahan[-4:]) % 100) * 100 + n + 1
+    return f"{kelurahan[:2]}{kelurahan[3:5]}{kelurahan[6:8]}010190{serial:04d}"
 
 
 async def targeted(
@@ -104,21 +108,27 @@ async def register_people(http: httpx.AsyncClient, kelurahan: str, count: int, w
     ]
 
 
-async def cycle_to_bkm(http: httpx.AsyncClient, kelurahan: str, *, period: str = "KOTAKU") -> dict[str, Any]:
+async def cycle_to_bkm(
+    http: httpx.AsyncClient, kelurahan: str, *, period: str = "KOTAKU", year: int = 2021
+) -> dict[str, Any]:
     """Run the cycle of a targeted kelurahan from the sosialisasi awal to a constituted BKM of 9 members
     (3 of them women). Returns the cycle's base URL, the utusan and the BKM members."""
     base = f"/institutions/program-periods/{period}/kelurahan/{kelurahan}"
-    await post(http, f"{base}/cycle/sosialisasi-awal", {"meeting": meeting(STARTED, 1)})
+    await post(http, f"{base}/cycle/sosialisasi-awal", {"meeting": meeting(f"{year}-01-11", 1)})
     await post(
         http,
         f"{base}/cycle/rkm",
-        {"meeting": meeting("2021-02-08", 2), "decision": "accepted", "request_letter": "Surat 01/2021"},
+        {
+            "meeting": meeting(f"{year}-02-08", 2),
+            "decision": "accepted",
+            "request_letter": f"Surat 01/{year}",
+        },
     )
     people = await register_people(http, kelurahan, 12, women=4)
-    await post(http, f"{base}/cycle/relawan", {"registered_on": "2021-02-20", "person_ids": people[:6]})
-    await post(http, f"{base}/cycle/refleksi-kemiskinan", {"meeting": meeting("2021-03-25", 3)})
+    await post(http, f"{base}/cycle/relawan", {"registered_on": f"{year}-02-20", "person_ids": people[:6]})
+    await post(http, f"{base}/cycle/refleksi-kemiskinan", {"meeting": meeting(f"{year}-03-25", 3)})
     await post(
-        http, f"{base}/cycle/pemetaan-swadaya", {"meeting": meeting("2021-05-10", 4), "ps2_version": 1}
+        http, f"{base}/cycle/pemetaan-swadaya", {"meeting": meeting(f"{year}-05-10", 4), "ps2_version": 1}
     )
     for rw in range(3):
         await post(
@@ -127,7 +137,7 @@ async def cycle_to_bkm(http: httpx.AsyncClient, kelurahan: str, *, period: str =
             {
                 "election": 1,
                 "rt_rw": f"RW 0{rw + 1}",
-                "held_on": "2021-06-01",
+                "held_on": f"{year}-06-01",
                 "voters": 80,
                 "person_ids": people[rw * 4 : rw * 4 + 4],
             },
@@ -136,7 +146,7 @@ async def cycle_to_bkm(http: httpx.AsyncClient, kelurahan: str, *, period: str =
     members = [people[i] for i in (0, 1, 2, 4, 5, 6, 7, 8, 9)]
     election = {
         "election": 1,
-        "meeting": meeting("2021-07-05", 5),
+        "meeting": meeting(f"{year}-07-05", 5),
         "ballots_cast": 12,
         "members": [{"person_id": p, "votes": 7, "literate": True, "party_member": False} for p in members],
         "coordinator": members[0],
@@ -154,17 +164,17 @@ async def registered_period(http: httpx.AsyncClient, period: dict[str, str] = KO
 
 
 async def cycle_to_renta(
-    http: httpx.AsyncClient, kelurahan: str, *, period: str = "KOTAKU"
+    http: httpx.AsyncClient, kelurahan: str, *, period: str = "KOTAKU", year: int = 2021
 ) -> dict[str, Any]:
     """``cycle_to_bkm``, then the units, the PJM and the Renta of year 1: the first tranche's gates."""
-    bkm = await cycle_to_bkm(http, kelurahan, period=period)
+    bkm = await cycle_to_bkm(http, kelurahan, period=period, year=year)
     base, staff = bkm["base"], bkm["people"][9:12]
     for unit in ("UPK", "UPL", "UPS"):
-        body = {"unit": unit, "formed_on": "2021-08-02", "sk_number": f"SK {unit}", "staff": staff}
+        body = {"unit": unit, "formed_on": f"{year}-08-02", "sk_number": f"SK {unit}", "staff": staff}
         await post(http, f"{base}/cycle/units", body)
-    await post(http, f"{base}/cycle/pjm", {"meeting": meeting("2021-10-20", 6), "document": "PJM 2021-2023"})
+    await post(http, f"{base}/cycle/pjm", {"meeting": meeting(f"{year}-10-20", 6), "document": f"PJM {year}"})
     bkm["renta"] = await post(
-        http, f"{base}/cycle/renta", {"year": 1, "approved_on": "2021-11-01", "document": "Renta 2021"}
+        http, f"{base}/cycle/renta", {"year": 1, "approved_on": f"{year}-11-01", "document": f"Renta {year}"}
     )
     return bkm
 
@@ -173,7 +183,12 @@ LOAN_MODULES = (("PB", "Pinjaman bergulir"), ("KWU", "Kewirausahaan"), ("PERT", 
 
 
 async def eligible_ksm(
-    http: httpx.AsyncClient, kelurahan: str, households: list[str], *, period: str = "KOTAKU"
+    http: httpx.AsyncClient,
+    kelurahan: str,
+    households: list[str],
+    *,
+    period: str = "KOTAKU",
+    year: int = 2021,
 ) -> dict[str, Any]:
     """A KSM ekonomi of ``households`` (the first two women) made eligible for loans: three months of
     savings, the joint-liability statement, the three loan trainings. Returns its last command's answer
@@ -184,14 +199,60 @@ async def eligible_ksm(
         response = await http.post(f"{base}/training-modules", json=module)
         assert response.status_code in (201, 409), response.text  # the catalogue is the period's
     members = [{"household_id": h, "woman": i < 2} for i, h in enumerate(households)]
-    body = {"name": "KSM Usaha Bersama", "type": "ekonomi", "registered_on": "2021-09-01", "members": members}
+    body = {
+        "name": "KSM Usaha Bersama",
+        "type": "ekonomi",
+        "registered_on": f"{year}-09-01",
+        "members": members,
+    }
     ksm_id = (await post(http, f"{base}/kelurahan/{kelurahan}/ksm", body))["ksm_id"]
     ksm = f"/institutions/ksm/{ksm_id}"
-    for month in ("2021-09", "2021-10", "2021-11"):
+    for month in (f"{year}-09", f"{year}-10", f"{year}-11"):
         await post(http, f"{ksm}/savings", {"month": month, "amount_rupiah": 250_000})
-    statement = {"signed_on": "2021-11-05", "document": "TR 1", "signatories": len(households)}
+    statement = {"signed_on": f"{year}-11-05", "document": "TR 1", "signatories": len(households)}
     await post(http, f"{ksm}/joint-liability", statement)
     last: dict[str, Any] = {}
     for code, _ in LOAN_MODULES:
-        last = await post(http, f"{ksm}/trainings", {"module_code": code, "completed_on": "2021-11-20"})
+        last = await post(http, f"{ksm}/trainings", {"module_code": code, "completed_on": f"{year}-11-20"})
     return {**last, "ksm_id": ksm_id}
+
+
+def handover_steps(city: str, on: str) -> list[tuple[str, dict[str, Any], str]]:
+    """The requests that take ``city`` from nothing to transferred, on day ``on``: (path, body, who),
+    who being "admin" or "city" (a city operator of ``city``)."""
+    h = f"/handover/cities/{city}/handover"
+    items = ("data", "infrastructure-assets", "revolving-funds", "institutions", "audit-responsibility")
+    perwal = {"kind": "Perwal", "reference": f"Perwal {city} No. 12/2026", "signed_on": on}
+    return [
+        (f"{h}/assessment", {"period_code": "KOTAKU", "assessed_on": on}, "admin"),
+        (f"{h}/agreement", {"instruments": [perwal], "ddub_commitment_pct": 10, "agreed_on": on}, "admin"),
+        (f"{h}/parallel-run", {"on": on}, "admin"),
+        (f"{h}/parallel-run/signatures/consultants", {"signed_on": on}, "admin"),
+        (f"{h}/parallel-run/signatures/city", {"signed_on": on}, "city"),
+        *(
+            (
+                f"{h}/items",
+                {
+                    "item": i,
+                    "handed_by": "Korkot",
+                    "received_by": "Bappeda",
+                    "document": f"BAST {i}",
+                    "transferred_on": on,
+                },
+                "admin",
+            )
+            for i in items
+        ),
+        (f"{h}/completion", {"on": on}, "admin"),
+    ]
+
+
+async def hand_over(
+    http: httpx.AsyncClient, city: str, admin: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Walk ``city``'s handover to the transfer of write authority; the completion's answer."""
+    who = {"admin": admin or ADMIN, "city": bearer("city_operator", city)}
+    answer: dict[str, Any] = {}
+    for path, body, by in handover_steps(city, date.today().isoformat()):
+        answer = await post(http, path, body, headers=who[by])
+    return answer

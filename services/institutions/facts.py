@@ -23,6 +23,7 @@ from services.institutions.readmodels import (
     targeted_kelurahan,
 )
 from shared.aggregate import load, save
+from shared.clock import day_of
 from shared.consumer import upsert
 from shared.contracts.povertymap import Ps2ListPublished, Ps2MemberAdded, Ps2MemberRemoved
 from shared.contracts.targeting import (
@@ -104,7 +105,7 @@ class TargetingFacts:
                 )
             )
         ).scalar_one_or_none()
-        targeted_on = event.recorded_at.date() if status == "verified" else previous
+        targeted_on = day_of(event.recorded_at) if status == "verified" else previous
         await upsert(
             conn,
             targeted_kelurahan,

@@ -35,9 +35,8 @@ ALLOCATE = write("ledger.blm.allocate", PROGRAM)
 REQUEST = write("ledger.tranche.request", UPK)
 VERIFY = {
     Level.FASKEL: write("ledger.tranche.verify-faskel", frozenset({Role.NATIONAL_ADMIN, Role.FACILITATOR})),
-    Level.KORKOT: write(
-        "ledger.tranche.verify-korkot", frozenset({Role.NATIONAL_ADMIN, Role.REGIONAL_CONSULTANT})
-    ),
+    # After alih kelola the city's operators take the korkot's place (the consultants then only read).
+    Level.KORKOT: write("ledger.tranche.verify-korkot", PROGRAM),
     Level.SATKER: write("ledger.tranche.verify-satker", PROGRAM),
 }
 TRANSFER = write("ledger.tranche.transfer", PROGRAM)
@@ -448,7 +447,7 @@ async def post_entry(
 
     async def decide(book: Book, conn: AsyncConnection) -> None:
         if body.kind is EntryKind.OPERATING_COST:
-            await handlers.require_cash(conn, kelurahan_code, body.amount_rupiah, "the cost")
+            await handlers.require_cash(conn, kelurahan_code, body.amount_rupiah, "the cost", body.posted_on)
         book.post(code, body.kind, body.amount_rupiah, body.posted_on, body.memo)
 
     return Accepted.of(await handlers.execute(store, guard.actor, Book(kelurahan_code), decide))
@@ -488,7 +487,7 @@ async def close_books(
 ) -> Accepted:
     await allowed(guard, kelurahan_code)
     if body.as_of > today():
-        raise InvalidInput(f"The books are closed on a day that has ended; {body.as_of} has not.")
+        raise InvalidInput(f"{body.as_of} is in the future; the books are closed on a day that has come.")
     return Accepted.of(await handlers.close_books(store, guard.actor, code, kelurahan_code, body.as_of))
 
 
@@ -599,6 +598,8 @@ async def account_statement(
     await allowed(guard, kelurahan_code)
     if account.split(":", 1)[0] not in CHART:
         raise InvalidInput(f"{account} is not an account of the chart: {', '.join(CHART)}.")
+    if since is not None and since.year < 1990:
+        raise InvalidInput(f"The books begin with the program; a statement from {since} is not kept.")
     async with store.engine.connect() as conn:
         opening, rows = await handlers.statement(conn, kelurahan_code, account, since, as_of or today())
     running, lines = opening, []

@@ -167,7 +167,7 @@ class BlmAllocation(Aggregate):
                 missing.append("an approved Renta")
         else:
             previous = self.tranches[(source, number - 1)]
-            if previous.lpj != "accepted":
+            if previous.amount and previous.lpj != "accepted":  # a Rp0 tranche has no LPJ to wait for
                 missing.append(f"the accepted LPJ of {source} tranche {number - 1}")
         return missing
 
@@ -179,7 +179,9 @@ class BlmAllocation(Aggregate):
         if missing:
             raise Conflict(f"{source} tranche {number} is blocked: it needs {' and '.join(missing)}.")
         if t.amount == 0:
-            raise Conflict(f"{source} tranche {number} is Rp0: there is nothing to request.")
+            raise Conflict(
+                f"{source} tranche {number} is Rp0: there is nothing to request; the next needs no LPJ of it."
+            )
         self._trigger(
             TrancheRequested(
                 **self._ids(),
@@ -192,13 +194,12 @@ class BlmAllocation(Aggregate):
         )
 
     def verify(self, source: Source, number: int, level: Level, on: date, verifier: str) -> None:
-        t = self._in_verification(source, number, level)
+        self._in_verification(source, number, level)
         self._trigger(
             TrancheVerified(
                 **self._ids(), source=source, tranche=number, level=level, verified_on=on, verifier=verifier
             )
         )
-        del t
 
     def return_files(self, source: Source, number: int, level: Level, on: date, reason: str) -> None:
         self._in_verification(source, number, level)

@@ -164,11 +164,13 @@ async def account_balance(conn: AsyncConnection, book: str, account: str, on: da
     return balance(account, int(debit), int(credit))
 
 
-async def require_cash(conn: AsyncConnection, book: str, amount: int, what: str) -> None:
-    cash = await account_balance(conn, book, "bank")
+async def require_cash(conn: AsyncConnection, book: str, amount: int, what: str, on: date) -> None:
+    """409 unless the bank holds ``amount`` both on ``on`` and now (money received later does not pay
+    for a back-dated payment, and money since spent is not there to pay again)."""
+    cash = min(await account_balance(conn, book, "bank", on), await account_balance(conn, book, "bank"))
     if cash < amount:
         raise Conflict(
-            f"The BKM's bank balance is Rp{cash:,}; {what} needs Rp{amount:,}. "
+            f"The BKM's bank balance is Rp{cash:,} on {on}; {what} needs Rp{amount:,}. "
             "Record the money received first."
         )
 

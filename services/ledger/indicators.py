@@ -48,8 +48,17 @@ class Indicators:
     par90: float | None
 
 
-def _pct(numerator: float, denominator: float) -> float | None:
-    return round(100 * numerator / denominator, 1) if denominator else None
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return 100 * numerator / denominator if denominator else None
+
+
+def _shown(value: float | None) -> float | None:
+    return round(value, 1) if value is not None else None
+
+
+def _indicator(value: float | None, satisfactory: float, poor: float) -> Indicator:
+    """Banded on the exact ratio (a loss of 0.01 % is poor), shown to one decimal."""
+    return Indicator(_shown(value), _band(value, satisfactory, poor))
 
 
 def _band(value: float | None, satisfactory: float, poor: float) -> Band | None:
@@ -68,21 +77,20 @@ def compute(as_of: date, positions: Sequence[Position], income: int, costs: int,
     at_risk = [p for p in active if p.instalments_overdue >= ARREARS_INSTALMENTS]
     at_risk_outstanding = sum(p.outstanding for p in at_risk)
     ksm = {p.ksm_id for p in active}
-    lar = _pct(len({p.ksm_id for p in at_risk}), len(ksm))
-    par = _pct(at_risk_outstanding, outstanding)
-    rr = _pct(outstanding - at_risk_outstanding, outstanding)
-    ccr = _pct(income, costs)
-    months = as_of.month
-    roi = _pct((income - costs) * 12 / months, capital)
+    lar = _ratio(len({p.ksm_id for p in at_risk}), len(ksm))
+    par = _ratio(at_risk_outstanding, outstanding)
+    rr = _ratio(outstanding - at_risk_outstanding, outstanding)
+    ccr = _ratio(income, costs)
+    roi = _ratio((income - costs) * 12 / as_of.month, capital)
     return Indicators(
         as_of=as_of,
         active_ksm=len(ksm),
         outstanding=outstanding,
-        lar=Indicator(lar, _band(lar, 10, 20)),
-        par=Indicator(par, _band(par, 10, 20)),
-        rr=Indicator(rr, _band(rr, 90, 80)),
-        ccr=Indicator(ccr, _band(ccr, 125, 100)),
-        roi=Indicator(roi, _band(roi, 10, 0)),
-        par30=_pct(sum(p.outstanding for p in active if p.days_overdue > 30), outstanding),
-        par90=_pct(sum(p.outstanding for p in active if p.days_overdue > 90), outstanding),
+        lar=_indicator(lar, 10, 20),
+        par=_indicator(par, 10, 20),
+        rr=_indicator(rr, 90, 80),
+        ccr=_indicator(ccr, 125, 100),
+        roi=_indicator(roi, 10, 0),
+        par30=_shown(_ratio(sum(p.outstanding for p in active if p.days_overdue > 30), outstanding)),
+        par90=_shown(_ratio(sum(p.outstanding for p in active if p.days_overdue > 90), outstanding)),
     )

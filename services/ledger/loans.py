@@ -403,8 +403,10 @@ class Loan(Aggregate):
 
     def position(self, day: date, rules: LoanRules) -> Position:
         then = self.as_of(day)
-        unpaid = [d for d in then.schedule if d.due_on < day and not d.settled]
-        days = (day - unpaid[0].due_on).days if unpaid else 0
+        # A loan repaid (early, its fees not yet due waived) or written off owes nothing more.
+        running = then.status is Status.DISBURSED
+        unpaid = [d for d in then.schedule if running and d.due_on < day and not d.settled]
+        days = (day - min(d.due_on for d in unpaid)).days if unpaid else 0
         kol = 1 + sum(days > limit for limit in rules.collectibility_days)
         outstanding = then.outstanding
         assert self.approved is not None

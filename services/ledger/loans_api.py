@@ -31,7 +31,7 @@ from shared.clock import today
 from shared.contracts.ledger import EligibilityAtApproval
 from shared.contracts.targeting import LoanRules
 from shared.dependencies import StoreDep
-from shared.errors import InvalidInput
+from shared.errors import Conflict, InvalidInput
 from shared.events import RecordedEvent
 from shared.schemas import Accepted
 from shared.security.guard import Guard, Guarded
@@ -148,6 +148,8 @@ async def approve_loan(
 
     async def decide(aggregate: Loan, conn: AsyncConnection) -> None:
         fact = await handlers.ksm_fact(conn, body.ksm_id, kelurahan_code)
+        if fact.period_code != code:
+            raise Conflict(f"KSM {body.ksm_id} belongs to program period {fact.period_code}, not {code}.")
         eligibility, unmet = handlers.eligibility_at_approval(fact)
         version, parameters = await handlers.parameters(conn, fact.period_code)
         aggregate.approve(
@@ -210,7 +212,7 @@ async def disburse_loan(
     """Pay the loan out from the BKM's bank account; its instalment schedule is generated."""
 
     async def decide(loan: Loan, conn: AsyncConnection) -> None:
-        await handlers.require_cash(conn, loan.book, loan.principal, "the loan")
+        await handlers.require_cash(conn, loan.book, loan.principal, "the loan", body.disbursed_on)
         loan.disburse(body.disbursed_on)
 
     return Accepted.of(await _on_loan(store, guard, loan_id, decide))
@@ -248,7 +250,12 @@ async def _repay(
         raise InvalidInput(f"The payment date {paid_on} is in the future.")
 
     def decide(loan: Loan, _: AsyncConnection) -> None:
-        loan.repay(amount if amount is not None else loan.payoff(paid_on), paid_on, key)
+        if amount is not None:
+            loan.repay(amount, paid_on, key)
+        elif key in loan.by_key:  # a retried prepayment: the amount it booked, so nothing books twice
+            loan.repay(loan.repayments[loan.by_key[key]].amount_rupiah, paid_on, key)
+        else:
+            loan.repay(loan.payoff(paid_on), paid_on, key)
 
     recorded = await _on_loan(store, guard, loan_id, decide)
     loan = await handlers.get_loan(store, loan_id)
@@ -334,7 +341,9 @@ async def reschedule(
 ) -> Accepted:
     async def decide(loan: Loan, conn: AsyncConnection) -> None:
         assert loan.approved is not None
-        _, parameters = await handlers.parameters(conn, loan.approved.period_code)
+        _, parameters = await PERIODS.parameters_of(
+            conn, loan.approved.period_code, loan.approved.parameters_version
+        )
         loan.reschedule(body.term_months, body.rescheduled_on, body.approval, parameters.loans)
 
     return Accepted.of(await _on_loan(store, guard, loan_id, decide))
@@ -499,7 +508,7 @@ async def disburse_grant(
     async def decide(grant: Grant, conn: AsyncConnection) -> None:
         assert grant.approved is not None
         await handlers.require_cash(
-            conn, grant.approved.kelurahan_code, grant.approved.amount_rupiah, "the grant"
+            conn, grant.approved.kelurahan_code, grant.approved.amount_rupiah, "the grant", body.disbursed_on
         )
         grant.disburse(body.disbursed_on)
 

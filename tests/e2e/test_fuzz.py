@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import httpx
@@ -37,7 +38,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.harness.processes import PlatformProcess, platform_process
-from tests.harness.tokens import ADMIN
+from tests.harness.tokens import ADMIN, bearer
+from tests.journeys import handover_steps
 
 SERVICES = ("targeting", "institutions", "ledger", "handover", "monitoring")
 MODES = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
@@ -97,9 +99,10 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
             accepted = http.post("/targeting/program-periods", json=KOTAKU)
             assert accepted.status_code == 201, accepted.text
             stream_id, version = accepted.json()["stream_id"], accepted.json()["version"]
-            transfer = {"instrument": "Perwal Semarang No. 12/2026"}
-            moved = http.post("/handover/cities/33.74/authority-transfer", json=transfer)
-            assert moved.status_code == 201, moved.text
+            for path, body, who in handover_steps("33.74", date.today().isoformat()):
+                headers = ADMIN if who == "admin" else bearer("city_operator", "33.74")
+                moved = http.post(path, json=body, headers=headers)
+                assert moved.status_code == 201, moved.text
             listed = http.get(
                 "/monitoring/program-periods", params={"after_stream": stream_id, "after_version": version}
             )

@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from shared.security.tokens import NotAuthenticated, TokenVerifier, issue_token
 from shared.settings import ServiceSettings, UnsafeConfiguration
 from tests.harness import free_port
 from tests.harness.tokens import ADMIN, bearer
+from tests.journeys import hand_over, handover_steps
 
 KOTAKU = {"code": "KOTAKU", "name": "Kota Tanpa Kumuh", "starts_on": "2016-01-01", "ends_on": "2024-12-31"}
 
@@ -179,30 +181,35 @@ async def test_repeated_failed_sign_ins_are_slowed_down(platform: FastAPI) -> No
 async def test_authority_transfer_reaches_every_service_and_is_honoured(platform: FastAPI) -> None:
     services = platform.state.services
     async with client(platform, ADMIN) as http:
-        moved = await http.post(
-            "/handover/cities/33.74/authority-transfer", json={"instrument": "Perwal Semarang No. 12/2026"}
-        )
-        assert moved.status_code == 201, moved.text
-        again = await http.post("/handover/cities/33.74/authority-transfer", json={"instrument": "again"})
-        assert again.status_code == 409
-        refused = await http.post(
-            "/handover/cities/33.74/authority-transfer",
-            json={"instrument": "x"},
-            headers=bearer("city_operator", "33.74"),
-        )
-        assert refused.status_code == 403
+        *_, (complete, body, _) = handover_steps("33.74", date.today().isoformat())
+        refused = await http.post(complete, json=body, headers=bearer("city_operator", "33.74"))
+        assert refused.status_code == 403  # the handover's decisions are the national office's
+        early = await http.post(complete, json=body)
+        assert early.status_code == 409 and "not started" in early.json()["detail"]
+        moved = await hand_over(http, "33.74")
+        again = await http.post(complete, json=body)
+        assert again.status_code == 409 and "transferred" in again.json()["detail"]
 
     for name, service in services.items():
         runtime = service.state.runtime
-        await runtime.consumer(f"{name}.authority").wait_for_stream("city-authority-33.74", 1, timeout=30)
+        await runtime.consumer(f"{name}.authority").wait_for_stream(
+            moved["stream_id"], moved["version"], timeout=30
+        )
         assert await holder_of(runtime.engine, "33.74") is Holder.CITY, name
         assert await holder_of(runtime.engine, "35.78") is Holder.NATIONAL, name
 
     async with client(platform, ADMIN) as http:
-        back = await http.post("/handover/cities/33.74/authority-return", json={"reason": "DDUB not paid"})
-        assert back.status_code == 201
+        rollback = {
+            "to_stage": "parallel run",
+            "reason": "DDUB not paid",
+            "rolled_back_on": date.today().isoformat(),
+        }
+        back = await http.post("/handover/cities/33.74/handover/rollback", json=rollback)
+        assert back.status_code == 201, back.text
     runtime = services["targeting"].state.runtime
-    await runtime.consumer("targeting.authority").wait_for_stream("city-authority-33.74", 2, timeout=30)
+    await runtime.consumer("targeting.authority").wait_for_stream(
+        moved["stream_id"], back.json()["version"], timeout=30
+    )
     assert await holder_of(runtime.engine, "33.74") is Holder.NATIONAL
 
 
@@ -214,16 +221,8 @@ async def test_audit_lists_who_did_what_when_to_which_record(platform: FastAPI) 
         await http.post(
             "/targeting/program-periods", json=KOTAKU, headers=bearer("national_admin", subject="pmu.ani")
         )
-        await http.post(
-            "/handover/cities/33.74/authority-transfer",
-            json={"instrument": "Perwal 12/2026"},
-            headers=bearer("national_admin", subject="pmu.ani"),
-        )
-        await http.post(
-            "/handover/cities/35.78/authority-transfer",
-            json={"instrument": "Perwal 3/2027"},
-            headers=bearer("national_admin", subject="pmu.joko"),
-        )
+        await hand_over(http, "33.74", bearer("national_admin", subject="pmu.ani"))
+        await hand_over(http, "35.78", bearer("national_admin", subject="pmu.joko"))
 
         audited = await http.get("/targeting/audit", params={"actor": "pmu.ani"}, headers=bearer("auditor"))
         entry, parameters = audited.json()["entries"]
@@ -238,9 +237,11 @@ async def test_audit_lists_who_did_what_when_to_which_record(platform: FastAPI) 
         )
 
         everything = await http.get("/handover/audit", headers=bearer("auditor"))
-        assert [e["city_code"] for e in everything.json()["entries"]] == ["33.74", "35.78"]
+        assert {e["city_code"] for e in everything.json()["entries"]} == {"33.74", "35.78"}
+        ani = await http.get("/handover/audit", params={"actor": "pmu.ani"}, headers=bearer("auditor"))
+        assert {e["city_code"] for e in ani.json()["entries"]} == {"33.74"}  # pmu.joko handed Surabaya over
         semarang = await http.get("/handover/audit", headers=bearer("city_operator", "33.74"))
-        assert [e["city_code"] for e in semarang.json()["entries"]] == ["33.74"]  # never Surabaya's
+        assert {e["city_code"] for e in semarang.json()["entries"]} == {"33.74"}  # never Surabaya's
         assert (
             await http.get("/handover/audit", headers=bearer("integration_client", "33.74"))
         ).status_code == 403
@@ -274,12 +275,10 @@ async def test_after_alih_kelola_the_city_writes_and_the_national_office_only_re
         )
         assert (await nominate("33.74.10.1001", ADMIN)).status_code == 201
 
-        moved = await http.post(
-            "/handover/cities/33.74/authority-transfer", json={"instrument": "Perwal 12/2026"}
-        )
+        moved = await hand_over(http, "33.74")
         runtime = platform.state.services["targeting"].state.runtime
         await runtime.consumer("targeting.authority").wait_for_stream(
-            moved.json()["stream_id"], 1, timeout=30
+            moved["stream_id"], moved["version"], timeout=30
         )
 
         after = await nominate("33.74.10.1002", semarang_op)
