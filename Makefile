@@ -33,6 +33,7 @@ test: $(BIN)/.installed
 	@if command -v java >/dev/null && command -v mvn >/dev/null; then $(MAKE) --no-print-directory kafka-libs; \
 	  else echo "no java/mvn: the Kafka integration tests will not find a broker"; fi
 	@deploy/ensure-postgres.sh
+	@deploy/ensure-chromium.sh
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 test-unit: $(BIN)/.installed

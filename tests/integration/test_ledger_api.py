@@ -47,6 +47,9 @@ async def http(platform: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=platform, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://p2kp", headers=ADMIN) as client:
         await registered_period(client)
+        # The ledger allocates BLM by the period's parameters: wait until they have reached it.
+        ledger = platform.state.services["ledger"].state.runtime.consumer("ledger.facts")
+        await ledger.wait_for_stream("program-period-KOTAKU", 2)
         yield client
 
 
