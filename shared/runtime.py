@@ -87,17 +87,20 @@ class ServiceRuntime:
             self.engine, self.publisher, name=name, source=self.source, topic=self.topic, lock_path=lock
         )
         self.store.after_commit.append(self.relay.wake)
-        self.consumers = [
-            ConsumerRunner(self.engine, self._subscriber(), h, registry=registry, dead_letters=self.publisher)
-            for h in self.handlers
-        ]
+        self.consumers = [self.runner_for(h) for h in self.handlers]
         self.workers = list(workers)
+        # Run after the migrations, before any worker starts (a projection choosing its tables, say).
+        self.before_start: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
 
     def _publisher(self) -> Publisher:
         if self.bus is not None:
             return EmbeddedPublisher(self.bus)
         return KafkaPublisher(self.settings.kafka_bootstrap, client_id=f"p2kp-{self.name}")
+
+    def subscriber(self) -> Subscriber:
+        """A new subscriber on this service's transport (each consumer has its own)."""
+        return self._subscriber()
 
     def _subscriber(self) -> Subscriber:
         if self.bus is not None:
@@ -109,6 +112,8 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         await upgrade(self.engine, *self.migrations)
+        for prepare in self.before_start:
+            await prepare()
         await self.publisher.start()
         self._tasks = [
             asyncio.create_task(supervise(f"{self.name}-relay", self.relay.run), name=f"{self.name}-relay")
@@ -122,6 +127,23 @@ class ServiceRuntime:
             for w in self.workers
         ]
         log.info("service.started", service=self.name, mode=self.settings.mode)
+
+    def runner_for(self, handler: Handler) -> ConsumerRunner:
+        return ConsumerRunner(
+            self.engine, self.subscriber(), handler, registry=self.registry, dead_letters=self.publisher
+        )
+
+    async def replace_consumer(self, old: ConsumerRunner, new: ConsumerRunner) -> None:
+        """Stop ``old``'s worker and run ``new`` in its place (a projection switching generation)."""
+        task = next((t for t in self._tasks if t.get_name() == f"{self.name}-{old.name}"), None)
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task], timeout=10)
+            self._tasks.remove(task)
+        self.consumers[self.consumers.index(old)] = new
+        self._tasks.append(
+            asyncio.create_task(supervise(f"{self.name}-{new.name}", new.run), name=f"{self.name}-{new.name}")
+        )
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from pydantic import Field
 
 from services.monitoring.api import router
+from services.monitoring.dashboard import STATIC
+from services.monitoring.dashboard import router as pages_router
+from services.monitoring.dashboard_api import router as dashboard_router
+from services.monitoring.facts import FactsProjection, facts_tables
+from services.monitoring.generations import Generations
 from services.monitoring.projections import PROJECTIONS
 from services.monitoring.readmodels import MIGRATIONS
 from shared.app import service_app
@@ -18,13 +24,21 @@ class MonitoringSettings(ServiceSettings):
 
 
 def build(settings: ServiceSettings | None = None, bus: EmbeddedBus | None = None) -> FastAPI:
-    return service_app(
+    # The live facts projection; its generation (tables and consumer name) is chosen at start.
+    facts = FactsProjection(facts_tables(1))
+    app = service_app(
         "monitoring",
         settings or MonitoringSettings(),
-        routers=[router],
-        handlers=PROJECTIONS,
+        routers=[router, dashboard_router, pages_router],
+        handlers=[*PROJECTIONS, facts],
         migrations=[MIGRATIONS],
         bus=bus,
         title="P2KP monitoring service",
         description="Read models of every service's events: the national dashboard's data.",
     )
+    generations = Generations(app.state.runtime, facts)
+    app.state.runtime.before_start.append(generations.prepare)
+    app.state.generations = generations
+    # The pages' stylesheet: public, like the sign-in page's (a Mount is no API route to guard).
+    app.mount("/dashboard/static", StaticFiles(directory=STATIC), name="dashboard-static")
+    return app

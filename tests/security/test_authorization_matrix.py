@@ -23,7 +23,13 @@ from shared.security.principal import Role
 from shared.settings import ServiceSettings
 from tests.harness.tokens import ADMIN, bearer
 from tests.journeys import hand_over
-from tests.security import handover_examples, institutions_examples, ledger_examples, povertymap_examples
+from tests.security import (
+    handover_examples,
+    institutions_examples,
+    ledger_examples,
+    monitoring_examples,
+    povertymap_examples,
+)
 from tests.security.common import OTHER, OWN, Request, indicators, kelurahan
 
 PUBLIC = {"/health", "/ready", "/metrics"}
@@ -109,6 +115,7 @@ EXAMPLES: dict[tuple[str, str, str], Example] = {
     **institutions_examples.EXAMPLES,
     **ledger_examples.EXAMPLES,
     **handover_examples.EXAMPLES,
+    **monitoring_examples.EXAMPLES,
     **{
         (s, "GET", "/audit"): (lambda city, n: Request("GET", "/audit", params={"city": city}))
         for s in ("targeting", "institutions", "ledger", "handover", "monitoring")

@@ -1,0 +1,544 @@
+"""The monitoring projection: every service's events into dated facts, from which every figure of the
+dashboard is computed as of any day (``measures.py``).
+
+Facts, not running totals: a row says what became true on which day (a step done, a term that runs
+from one day to another, a tranche received). A figure "as of 30 June" then counts the rows true on
+that day, and a correction is a new fact, never a silent rewrite.
+
+The tables belong to a generation (``facts_g<N>``): a rebuild fills generation N+1 from the topics
+while N keeps serving, then readers switch (``generations.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from shared.clock import day_of
+from shared.consumer import upsert
+from shared.contracts import handover as h
+from shared.contracts import institutions as i
+from shared.contracts import ledger as lg
+from shared.contracts import targeting as t
+from shared.contracts.cycle import Step
+from shared.events import DomainEvent, RecordedEvent
+from shared.runtime import topic_of
+
+TOPICS = tuple(topic_of(s) for s in ("targeting", "institutions", "ledger", "handover"))
+
+
+@dataclass(frozen=True)
+class Facts:
+    """One generation's tables."""
+
+    generation: int
+    metadata: MetaData
+    targets: Table
+    steps: Table
+    meetings: Table
+    bkm: Table
+    ksm: Table
+    blm: Table
+    tranches: Table
+    grants: Table
+    loans: Table
+    closings: Table
+    audits: Table
+    stages: Table
+    progress: Table
+
+    @property
+    def tables(self) -> list[Table]:
+        return [x for x in self.__dict__.values() if isinstance(x, Table)]
+
+
+def _kel(*extra: Column[Any]) -> list[Column[Any]]:
+    return [
+        Column("period_code", String(32), primary_key=True),
+        Column("kelurahan_code", String(13), primary_key=True),
+        *extra,
+        Column("city_code", String(5), nullable=False, index=True),
+    ]
+
+
+def facts_tables(generation: int) -> Facts:
+    m = MetaData()
+    g = f"_g{generation}"
+    return Facts(
+        generation,
+        m,
+        targets=Table(
+            f"targets{g}",
+            m,
+            *_kel(
+                Column("status", String(20), nullable=False),
+                Column("targeted_on", Date),
+                Column("dropped_on", Date),
+            ),
+        ),
+        steps=Table(
+            f"steps{g}",
+            m,
+            *_kel(Column("step", String(30), primary_key=True), Column("year", Integer, primary_key=True)),
+            Column("done_on", Date, nullable=False),
+        ),
+        meetings=Table(
+            f"meetings{g}",
+            m,
+            Column("event_id", String(36), primary_key=True),
+            Column("period_code", String(32), nullable=False),
+            Column("kelurahan_code", String(13), nullable=False),
+            Column("city_code", String(5), nullable=False, index=True),
+            Column("step", String(30), nullable=False),
+            Column("held_on", Date, nullable=False),
+            Column("facilitator", String(100), nullable=False),
+            Column("men", Integer, nullable=False),
+            Column("women", Integer, nullable=False),
+            Column("poor_households", Integer, nullable=False),
+            Column("relawan", Integer, nullable=False),  # for a relawan registration: how many
+        ),
+        bkm=Table(
+            f"bkm{g}",
+            m,
+            *_kel(Column("election", Integer, primary_key=True)),
+            Column("starts_on", Date, nullable=False),
+            Column("ends_on", Date, nullable=False),
+            Column("women_pct", Float, nullable=False),
+        ),
+        ksm=Table(
+            f"ksm{g}",
+            m,
+            Column("ksm_id", String(36), primary_key=True),
+            Column("period_code", String(32), nullable=False),
+            Column("kelurahan_code", String(13), nullable=False, index=True),
+            Column("city_code", String(5), nullable=False, index=True),
+            Column("type", String(20), nullable=False),
+            Column("registered_on", Date, nullable=False),
+            Column("members", Integer, nullable=False),
+            Column("flagged", Integer, nullable=False),
+        ),
+        blm=Table(
+            f"blm{g}",
+            m,
+            *_kel(Column("year", Integer, primary_key=True), Column("source", String(10), primary_key=True)),
+            Column("amount", BigInteger, nullable=False),
+            Column("allocated_on", Date, nullable=False),
+        ),
+        tranches=Table(
+            f"tranches{g}",
+            m,
+            *_kel(
+                Column("year", Integer, primary_key=True),
+                Column("source", String(10), primary_key=True),
+                Column("tranche", Integer, primary_key=True),
+            ),
+            Column("amount", BigInteger, nullable=False),
+            Column("requested_on", Date),
+            Column("transferred_on", Date),
+            Column("received_on", Date),
+            Column("lpj_accepted_on", Date),
+        ),
+        grants=Table(
+            f"grants{g}",
+            m,
+            Column("grant_id", String(36), primary_key=True),
+            Column("kelurahan_code", String(13), nullable=False, index=True),
+            Column("city_code", String(5), nullable=False, index=True),
+            Column("amount", BigInteger, nullable=False),
+            Column("approved_on", Date, nullable=False),
+            Column("disbursed_on", Date),
+        ),
+        loans=Table(
+            f"loans{g}",
+            m,
+            Column("loan_id", String(36), primary_key=True),
+            Column("kelurahan_code", String(13), nullable=False, index=True),
+            Column("city_code", String(5), nullable=False, index=True),
+            Column("principal", BigInteger, nullable=False),
+            Column("disbursed_on", Date),
+        ),
+        closings=Table(
+            f"closings{g}",
+            m,
+            Column("kelurahan_code", String(13), primary_key=True),
+            Column("as_of", Date, primary_key=True),
+            Column("city_code", String(5), nullable=False, index=True),
+            Column("outstanding", BigInteger, nullable=False),
+            Column("active_ksm", Integer, nullable=False),
+            *(Column(f"{x}_pct", Float) for x in ("lar", "par", "rr", "ccr", "roi", "par30", "par90")),
+            *(Column(f"{x}_band", String(20)) for x in ("lar", "par", "rr", "ccr", "roi")),
+        ),
+        audits=Table(
+            f"audits{g}",
+            m,
+            Column("kelurahan_code", String(13), primary_key=True),
+            Column("year", Integer, primary_key=True),
+            Column("city_code", String(5), nullable=False, index=True),
+            Column("opinion", String(5), nullable=False),
+            Column("audited_on", Date, nullable=False),
+        ),
+        stages=Table(
+            f"stages{g}",
+            m,
+            Column("event_id", String(36), primary_key=True),
+            Column("city_code", String(5), nullable=False, index=True),
+            Column("stage", String(20), nullable=False),
+            Column("since", Date, nullable=False),
+            Column("position", BigInteger, nullable=False),
+        ),
+        progress=Table(
+            f"progress{g}",
+            m,
+            Column("topic", String(100), primary_key=True),
+            Column("events", BigInteger, nullable=False),
+            Column("last_recorded_at", DateTime(timezone=True), nullable=False),
+        ),
+    )
+
+
+TARGET_STATUS: dict[type[DomainEvent], str] = {
+    t.KelurahanNominated: "nominated",
+    t.KelurahanVerified: "verified",
+    t.KelurahanRejected: "rejected",
+    t.KelurahanConfirmed: "confirmed",
+}
+STAGE_OF = {
+    h.ReadinessAssessed: h.Stage.ASSESSED,
+    h.HandoverAgreed: h.Stage.AGREED,
+    h.ParallelRunStarted: h.Stage.PARALLEL_RUN,
+    h.HandoverCompleted: h.Stage.TRANSFERRED,
+    h.SustainabilityReported: h.Stage.SUSTAINED,
+}
+MEETING_STEPS = {
+    i.SosialisasiAwalHeld: Step.SOSIALISASI_AWAL,
+    i.RkmHeld: Step.RKM,
+    i.RefleksiKemiskinanHeld: Step.REFLEKSI_KEMISKINAN,
+    i.PemetaanSwadayaCompleted: Step.PEMETAAN_SWADAYA,
+    i.BkmConstituted: Step.BKM_ELECTION,
+    i.PjmApproved: Step.PJM,
+    i.ReviewPartisipatifHeld: Step.REVIEW_PARTISIPATIF,
+}
+
+
+class FactsProjection:
+    """Applies every service's events to one generation of the facts tables."""
+
+    topics = TOPICS
+
+    def __init__(self, facts: Facts, name: str = "monitoring.facts") -> None:
+        self.facts = facts
+        self.name = name
+
+    async def apply(self, event: RecordedEvent, conn: AsyncConnection) -> None:
+        f, p = self.facts, event.payload
+        await self._progress(conn, event)
+        match p:
+            case (
+                t.KelurahanNominated()
+                | t.KelurahanVerified()
+                | t.KelurahanRejected()
+                | t.KelurahanConfirmed()
+            ):
+                status = TARGET_STATUS[type(p)]
+                values: dict[str, Any] = {
+                    **_key(p),
+                    "city_code": p.kelurahan_code[:5],
+                    "status": status,
+                    "dropped_on": None,
+                }
+                if isinstance(p, t.KelurahanVerified):
+                    # Its verification's day, or the first step of its cycle if that came earlier (a
+                    # history entered after the fact): a cycle only starts in a verified kelurahan.
+                    first = (
+                        await conn.execute(
+                            select(func.min(f.steps.c.done_on)).where(*_on_key(f.steps, _key(p)))
+                        )
+                    ).scalar()
+                    values["targeted_on"] = min(day_of(event.recorded_at), first or date.max)
+                await upsert(conn, f.targets, values, ("period_code", "kelurahan_code"))
+            case t.KelurahanDropped():
+                await conn.execute(
+                    _where(update(f.targets), f.targets, _key(p)).values(
+                        status="dropped", dropped_on=day_of(event.recorded_at)
+                    )
+                )
+            case i.RelawanRegistered():
+                await self._step(conn, p, Step.RELAWAN, 0, p.registered_on, keep_first=True)
+                await self._meeting(
+                    conn, event, Step.RELAWAN, None, relawan=len(p.relawan), day=p.registered_on
+                )
+            case i.BkmConstituted():
+                step = Step.BKM_ELECTION if p.election == 1 else Step.BKM_REELECTION
+                await self._step(conn, p, step, 0, p.meeting.held_on)
+                await self._meeting(conn, event, step, p.meeting)
+                await upsert(
+                    conn,
+                    f.bkm,
+                    {
+                        **_key(p),
+                        "election": p.election,
+                        "city_code": p.kelurahan_code[:5],
+                        "starts_on": p.term_starts_on,
+                        "ends_on": p.term_ends_on,
+                        "women_pct": p.women_pct,
+                    },
+                    ("period_code", "kelurahan_code", "election"),
+                )
+            case i.PjmApproved():
+                await self._step(
+                    conn, p, Step.PJM if p.first_year == 1 else Step.PJM_RENEWAL, 0, p.meeting.held_on
+                )
+                await self._meeting(conn, event, Step.PJM, p.meeting)
+            case i.RentaApproved():
+                await self._step(conn, p, Step.RENTA, p.year, p.approved_on)
+            case i.ReviewPartisipatifHeld():
+                await self._step(conn, p, Step.REVIEW_PARTISIPATIF, p.year, p.meeting.held_on)
+                await self._meeting(conn, event, Step.REVIEW_PARTISIPATIF, p.meeting)
+            case i.UnitPengelolaFormed():
+                await self._unit(conn, p)
+            case (
+                i.SosialisasiAwalHeld()
+                | i.RkmHeld()
+                | i.RefleksiKemiskinanHeld()
+                | i.PemetaanSwadayaCompleted()
+            ):
+                step = MEETING_STEPS[type(p)]
+                await self._step(conn, p, step, 0, p.meeting.held_on)
+                await self._meeting(conn, event, step, p.meeting)
+            case i.KsmRegistered():
+                await upsert(
+                    conn,
+                    f.ksm,
+                    {
+                        "ksm_id": str(p.ksm_id),
+                        **_key(p),
+                        "city_code": p.kelurahan_code[:5],
+                        "type": str(p.type),
+                        "registered_on": p.registered_on,
+                        "members": len(p.members),
+                        "flagged": 0,
+                    },
+                    ("ksm_id",),
+                )
+            case i.KsmMemberJoined() | i.KsmMemberLeft() | i.KsmMemberFlagged() | i.KsmMemberFlagCleared():
+                delta = {
+                    i.KsmMemberJoined: ("members", 1),
+                    i.KsmMemberLeft: ("members", -1),
+                    i.KsmMemberFlagged: ("flagged", 1),
+                    i.KsmMemberFlagCleared: ("flagged", -1),
+                }[type(p)]
+                column = f.ksm.c[delta[0]]
+                await conn.execute(
+                    update(f.ksm).where(f.ksm.c.ksm_id == str(p.ksm_id)).values({column: column + delta[1]})
+                )
+            case lg.BlmAllocated():
+                for share in p.sources:
+                    await upsert(
+                        conn,
+                        f.blm,
+                        {
+                            **_key(p),
+                            "year": p.year,
+                            "source": str(share.source),
+                            "city_code": p.kelurahan_code[:5],
+                            "amount": share.amount_rupiah,
+                            # the BLM of a year counts from that year on (or from its recording, if earlier)
+                            "allocated_on": min(day_of(event.recorded_at), date(p.year, 1, 1)),
+                        },
+                        ("period_code", "kelurahan_code", "year", "source"),
+                    )
+            case lg.TrancheRequested() | lg.TrancheTransferred() | lg.TrancheReceived() | lg.LpjAccepted():
+                field, day = {
+                    lg.TrancheRequested: ("requested_on", getattr(p, "requested_on", None)),
+                    lg.TrancheTransferred: ("transferred_on", getattr(p, "transferred_on", None)),
+                    lg.TrancheReceived: ("received_on", getattr(p, "received_on", None)),
+                    lg.LpjAccepted: ("lpj_accepted_on", getattr(p, "accepted_on", None)),
+                }[type(p)]
+                key = {**_key(p), "year": p.year, "source": str(p.source), "tranche": p.tranche}
+                if isinstance(p, lg.TrancheRequested):  # the first of a tranche's events, or a re-request
+                    values = {**key, "city_code": p.kelurahan_code[:5], field: day, "amount": p.amount_rupiah}
+                    values.update(transferred_on=None, received_on=None)
+                    await upsert(conn, f.tranches, values, tuple(key))
+                else:  # a later step of a requested tranche (same stream, so it comes after)
+                    await conn.execute(_where(update(f.tranches), f.tranches, key).values({field: day}))
+            case lg.GrantApproved():
+                await upsert(
+                    conn,
+                    f.grants,
+                    {
+                        "grant_id": str(p.grant_id),
+                        "kelurahan_code": p.kelurahan_code,
+                        "city_code": p.kelurahan_code[:5],
+                        "amount": p.amount_rupiah,
+                        "approved_on": p.approved_on,
+                        "disbursed_on": None,
+                    },
+                    ("grant_id",),
+                )
+            case lg.GrantDisbursed():
+                await conn.execute(
+                    update(f.grants)
+                    .where(f.grants.c.grant_id == str(p.grant_id))
+                    .values(disbursed_on=p.disbursed_on)
+                )
+            case lg.LoanApproved():
+                await upsert(
+                    conn,
+                    f.loans,
+                    {
+                        "loan_id": str(p.loan_id),
+                        "kelurahan_code": p.kelurahan_code,
+                        "city_code": p.kelurahan_code[:5],
+                        "principal": p.principal_rupiah,
+                        "disbursed_on": None,
+                    },
+                    ("loan_id",),
+                )
+            case lg.LoanDisbursed():
+                await conn.execute(
+                    update(f.loans)
+                    .where(f.loans.c.loan_id == str(p.loan_id))
+                    .values(disbursed_on=p.disbursed_on)
+                )
+            case lg.UpkIndicatorsRecorded():
+                values = {
+                    "kelurahan_code": p.kelurahan_code,
+                    "as_of": p.as_of,
+                    "city_code": p.kelurahan_code[:5],
+                    "outstanding": p.outstanding_rupiah,
+                    "active_ksm": p.active_ksm,
+                    "par30_pct": p.par30_pct,
+                    "par90_pct": p.par90_pct,
+                }
+                for name in ("lar", "par", "rr", "ccr", "roi"):
+                    figure = getattr(p, name)
+                    values[f"{name}_pct"], values[f"{name}_band"] = figure.value_pct, figure.band
+                await upsert(conn, f.closings, values, ("kelurahan_code", "as_of"))
+            case lg.AuditRecorded():
+                await upsert(
+                    conn,
+                    f.audits,
+                    {
+                        "kelurahan_code": p.kelurahan_code,
+                        "year": p.year,
+                        "city_code": p.kelurahan_code[:5],
+                        "opinion": str(p.opinion),
+                        "audited_on": p.audited_on,
+                    },
+                    ("kelurahan_code", "year"),
+                )
+            case h.HandoverRolledBack():
+                await self._stage(conn, event, p.city_code, p.to_stage, p.rolled_back_on)
+            case _ if type(p) in STAGE_OF:
+                day = next(
+                    getattr(p, a)
+                    for a in ("assessed_on", "agreed_on", "started_on", "completed_on", "submitted_on")
+                    if hasattr(p, a)
+                )
+                await self._stage(conn, event, p.city_code, STAGE_OF[type(p)], day)  # type: ignore[attr-defined]
+
+    async def _progress(self, conn: AsyncConnection, event: RecordedEvent) -> None:
+        table = self.facts.progress
+        topic = topic_of(event.source.rsplit("/", 1)[-1]) if event.source else "unknown"
+        await conn.execute(
+            update(table)
+            .where(table.c.topic == topic)
+            .values(events=table.c.events + 1, last_recorded_at=event.recorded_at)
+        )
+        if (await conn.execute(table.select().where(table.c.topic == topic))).first() is None:
+            await conn.execute(
+                table.insert().values(topic=topic, events=1, last_recorded_at=event.recorded_at)
+            )
+
+    async def _step(
+        self, conn: AsyncConnection, p: Any, step: Step | str, year: int, day: Any, keep_first: bool = False
+    ) -> None:
+        table = self.facts.steps
+        key = {**_key(p), "step": str(step), "year": year}
+        if keep_first and (await conn.execute(_where(table.select(), table, key))).first() is not None:
+            return
+        await upsert(conn, table, {**key, "city_code": p.kelurahan_code[:5], "done_on": day}, tuple(key))
+        targets = self.facts.targets
+        await conn.execute(
+            update(targets)
+            .where(*_on_key(targets, _key(p)), targets.c.targeted_on > day)
+            .values(targeted_on=day)
+        )
+
+    async def _unit(self, conn: AsyncConnection, p: Any) -> None:
+        """A unit formed; the step is done when UPK, UPL and UPS all are, on the day the last was."""
+        await self._step(conn, p, f"unit:{p.unit}", 0, p.formed_on)
+        table = self.facts.steps
+        formed = (
+            await conn.execute(_where(table.select(), table, _key(p)).where(table.c.step.like("unit:%")))
+        ).all()
+        if len(formed) == len(i.Unit):
+            await self._step(conn, p, Step.UNIT_PENGELOLA, 0, max(row.done_on for row in formed))
+
+    async def _meeting(
+        self,
+        conn: AsyncConnection,
+        event: RecordedEvent,
+        step: Step,
+        meeting: Any,
+        relawan: int = 0,
+        day: Any = None,
+    ) -> None:
+        p = event.payload
+        await conn.execute(
+            self.facts.meetings.insert().values(
+                event_id=str(event.event_id),
+                period_code=p.period_code,  # type: ignore[attr-defined]
+                kelurahan_code=p.kelurahan_code,  # type: ignore[attr-defined]
+                city_code=p.kelurahan_code[:5],  # type: ignore[attr-defined]
+                step=str(step),
+                held_on=meeting.held_on if meeting else day,
+                facilitator=meeting.facilitator if meeting else "",
+                men=meeting.attendance.men if meeting else 0,
+                women=meeting.attendance.women if meeting else 0,
+                poor_households=meeting.attendance.poor_households if meeting else 0,
+                relawan=relawan,
+            )
+        )
+
+    async def _stage(
+        self, conn: AsyncConnection, event: RecordedEvent, city: str, stage: h.Stage, day: Any
+    ) -> None:
+        await conn.execute(
+            self.facts.stages.insert().values(
+                event_id=str(event.event_id),
+                city_code=city,
+                stage=str(stage),
+                since=day,
+                position=event.position,
+            )
+        )
+
+
+def _key(p: Any) -> dict[str, str]:
+    return {"period_code": p.period_code, "kelurahan_code": p.kelurahan_code}
+
+
+def _on_key(table: Table, key: dict[str, Any]) -> list[Any]:
+    return [table.c[k] == v for k, v in key.items()]
+
+
+def _where(statement: Any, table: Table, key: dict[str, Any]) -> Any:
+    return statement.where(*_on_key(table, key))

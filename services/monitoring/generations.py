@@ -1,0 +1,171 @@
+"""Generations of the facts tables, and rebuilding one without stopping the dashboard.
+
+Readers read the active generation. A rebuild creates generation N+1, replays every topic from the
+start into it under its own consumer name (its own checkpoints) while N keeps serving and keeps being
+updated, and once it has caught up with N's consumer it holds N's consumer still for a moment, lets
+the new one reach the same offsets, and switches: one transaction sets the active generation, and the
+new consumer takes the old one's place. The old tables stay until the next rebuild (a query that
+started on them finishes) and are dropped then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Table, inspect, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.monitoring.facts import Facts, FactsProjection, facts_tables
+from services.monitoring.readmodels import generations
+from shared.consumer import ConsumerRunner
+from shared.errors import Conflict
+from shared.runtime import ServiceRuntime
+
+NAME = "monitoring.facts"
+
+
+def consumer_name(generation: int) -> str:
+    return f"{NAME}.g{generation}"
+
+
+async def active_generation(engine: AsyncEngine) -> int:
+    async with engine.begin() as conn:
+        found = (
+            await conn.execute(select(generations.c.active).where(generations.c.projection == NAME))
+        ).scalar()
+        if found is None:
+            await conn.execute(generations.insert().values(projection=NAME, active=1))
+            return 1
+        return int(found)
+
+
+async def create_tables(engine: AsyncEngine, facts: Facts, *, fresh: bool = False) -> None:
+    def create(sync: object) -> None:
+        if fresh:
+            facts.metadata.drop_all(sync)  # type: ignore[arg-type]  # a failed rebuild's leftovers
+        facts.metadata.create_all(sync)  # type: ignore[arg-type]
+
+    async with engine.begin() as conn:
+        await conn.run_sync(create)
+
+
+async def drop_generation(engine: AsyncEngine, generation: int) -> None:
+    facts = facts_tables(generation)
+
+    def drop(sync: object) -> None:
+        names = set(inspect(sync).get_table_names())
+        facts.metadata.drop_all(sync, tables=[t for t in facts.tables if t.name in names])  # type: ignore[arg-type]
+
+    async with engine.begin() as conn:
+        await conn.run_sync(drop)
+
+
+async def digest(conn: AsyncConnection, facts: Facts) -> dict[str, str]:
+    """A SHA-256 of each table's rows in key order, for comparing two generations."""
+    found = {}
+    for table in facts.tables:
+        rows = (await conn.execute(select(table).order_by(*table.primary_key.columns))).all()
+        found[_base(table)] = hashlib.sha256(repr([tuple(r) for r in rows]).encode()).hexdigest()
+    return found
+
+
+def _base(table: Table) -> str:
+    return table.name.rsplit("_g", 1)[0]
+
+
+@dataclass
+class RebuildState:
+    generation: int
+    started: float = field(default_factory=time.monotonic)
+    applied: int = 0
+    switched: bool = False
+    error: str | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.applied / max(time.monotonic() - self.started, 1e-6)
+
+
+class Generations:
+    """The monitoring service's live facts projection and its rebuilds."""
+
+    def __init__(self, runtime: ServiceRuntime, projection: FactsProjection) -> None:
+        self.runtime = runtime
+        self.projection = projection
+        self.rebuilding: RebuildState | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def facts(self) -> Facts:
+        return self.projection.facts
+
+    async def prepare(self) -> None:
+        """At start: serve (and keep projecting into) the active generation."""
+        generation = await active_generation(self.runtime.engine)
+        self.projection.facts = facts_tables(generation)
+        self.projection.name = consumer_name(generation)
+        await create_tables(self.runtime.engine, self.projection.facts)
+
+    def live(self) -> ConsumerRunner:
+        return self.runtime.consumer(self.projection.name)
+
+    async def rebuild(
+        self, on_progress: Callable[[RebuildState], None] | None = None, timeout: float = 3600
+    ) -> RebuildState:
+        if self._lock.locked():
+            raise Conflict("A rebuild of the monitoring facts is already running.")
+        async with self._lock:
+            old = self.facts.generation
+            state = self.rebuilding = RebuildState(old + 1)
+            await drop_generation(self.runtime.engine, old - 1)
+            new_facts = facts_tables(state.generation)
+            await create_tables(self.runtime.engine, new_facts, fresh=True)
+            runner = self.runtime.runner_for(FactsProjection(new_facts, consumer_name(state.generation)))
+            task = asyncio.create_task(runner.run(), name=f"rebuild-{runner.name}")
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._catch_up(runner, state, on_progress)
+                    live = self.live()
+                    async with live._applying:  # the live projection holds still while we finish
+                        await self._catch_up(runner, state, on_progress)
+                        async with self.runtime.engine.begin() as conn:
+                            await conn.execute(
+                                update(generations)
+                                .where(generations.c.projection == NAME)
+                                .values(active=state.generation)
+                            )
+                        self.projection.facts, self.projection.name = new_facts, runner.name
+                        state.switched = True
+            except BaseException as exc:
+                state.error = repr(exc)
+                task.cancel()
+                raise
+            task.cancel()
+            await asyncio.wait([task], timeout=10)
+            await self.runtime.replace_consumer(live, self.runtime.runner_for(self.projection))
+            return state
+
+    async def _catch_up(
+        self, runner: ConsumerRunner, state: RebuildState, on_progress: Callable[[RebuildState], None] | None
+    ) -> None:
+        """Until the new consumer has read at least as far as the live one on every partition."""
+
+        async def caught_up() -> bool:
+            state.applied = runner.applied_total
+            if on_progress:
+                on_progress(state)
+            live = self.live().positions
+            if not live:  # nothing projected yet: caught up once the new one has read what there is
+                return await runner.lag() == 0
+            return all(runner.positions.get(tp, 0) >= offset for tp, offset in live.items())
+
+        await runner.wait_until(caught_up, timeout=24 * 3600)
+
+
+async def table_names(engine: AsyncEngine) -> list[str]:
+    async with engine.connect() as conn:
+        return list(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))

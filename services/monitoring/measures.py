@@ -1,0 +1,589 @@
+"""Every figure of the dashboard, as of a day, computed from one generation's facts.
+
+A kelurahan counts as a target on day D if its verification was recorded by D and it was not dropped
+by D; a step counts if done by D; a BKM is active if a term runs on D; money counts once received (or
+disbursed) by D; the UPK indicators are those of the last book closing on or before D.
+
+The four implementation factors of the study, per city (each a ratio in %, None when there is nothing
+to divide by):
+
+- kebijakan (policy executed): ``steps_done_pct`` = year-1 steps done / (targets x 8);
+  ``tranches_on_time_pct`` = tranches transferred within 60 days of their request / tranches requested
+  60+ days before D.
+- sosialisasi: ``coverage_pct`` = targets with a sosialisasi awal / targets; ``women_attendance_pct``
+  = women / people at the cycle's meetings; ``poor_per_meeting`` = poor households present per meeting.
+- ketaatan (compliance): ``lpj_on_time_pct`` = tranches whose LPJ was accepted within 90 days of
+  receipt / tranches received 90+ days before D; ``audited_pct`` = targets with last year's books
+  audited; ``members_off_ps2`` = KSM members flagged off the PS-2 list; ``bkm_women_below_target``.
+- sumber daya (resources): ``facilitators`` (distinct facilitators at meetings), ``relawan_per_kelurahan``,
+  ``blm_received_per_kelurahan`` (rupiah).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.monitoring.facts import Facts
+from shared import regions
+from shared.contracts.cycle import Step
+
+YEAR_1 = (
+    Step.SOSIALISASI_AWAL,
+    Step.RKM,
+    Step.RELAWAN,
+    Step.REFLEKSI_KEMISKINAN,
+    Step.PEMETAAN_SWADAYA,
+    Step.BKM_ELECTION,
+    Step.UNIT_PENGELOLA,
+    Step.PJM,
+)
+ON_TIME_DAYS, LPJ_DAYS = 60, 90
+
+
+def _pct(part: float, whole: float) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+def _name(code: str) -> str:
+    found = regions.find(code)
+    return found.name if found else code
+
+
+@dataclass
+class CityFigures:
+    city_code: str
+    name: str
+    targets: int = 0
+    cycles_started: int = 0
+    steps_done_pct: float | None = None
+    bkm_active: int = 0
+    ksm: dict[str, int] = field(default_factory=dict)
+    blm_allocated: int = 0
+    blm_received: int = 0
+    passed_to_ksm: int = 0
+    outstanding: int = 0
+    par_pct: float | None = None
+    handover_stage: str = "not started"
+    progress_pct: float | None = None
+    risk_pct: float | None = None
+
+
+class Measures:
+    def __init__(self, conn: AsyncConnection, facts: Facts, on: date, period: str | None = None) -> None:
+        self.conn, self.f, self.on, self.period = conn, facts, on, period
+
+    # --- building blocks --------------------------------------------------------------------------------
+
+    def _targets(self, city: str | None = None) -> Any:
+        t = self.f.targets
+        query = select(t.c.kelurahan_code, t.c.city_code, t.c.period_code).where(
+            t.c.targeted_on <= self.on, or_(t.c.dropped_on.is_(None), t.c.dropped_on > self.on)
+        )
+        if self.period:
+            query = query.where(t.c.period_code == self.period)
+        return query.where(t.c.city_code == city) if city else query
+
+    async def _by_city(self, query: Any) -> dict[str, Any]:
+        return {row[0]: row[1] for row in await self.conn.execute(query)}
+
+    async def cities(self, within: str | None = None) -> list[CityFigures]:
+        """Every city with a target kelurahan, ranked by progress (best first)."""
+        f, on = self.f, self.on
+        targets = self._targets().subquery()
+        in_targets = f.steps.c.kelurahan_code.in_(select(targets.c.kelurahan_code))
+        counts = await self._by_city(select(targets.c.city_code, func.count()).group_by(targets.c.city_code))
+        started = await self._by_city(
+            select(f.steps.c.city_code, func.count())
+            .where(in_targets, f.steps.c.step == str(Step.SOSIALISASI_AWAL), f.steps.c.done_on <= on)
+            .group_by(f.steps.c.city_code)
+        )
+        done = await self._by_city(
+            select(f.steps.c.city_code, func.count())
+            .where(in_targets, f.steps.c.step.in_([str(s) for s in YEAR_1]), f.steps.c.done_on <= on)
+            .group_by(f.steps.c.city_code)
+        )
+        active = await self._by_city(
+            select(f.bkm.c.city_code, func.count(func.distinct(f.bkm.c.kelurahan_code)))
+            .where(f.bkm.c.starts_on <= on, f.bkm.c.ends_on > on)
+            .group_by(f.bkm.c.city_code)
+        )
+        allocated = await self._by_city(
+            select(f.blm.c.city_code, func.sum(f.blm.c.amount))
+            .where(f.blm.c.allocated_on <= on)
+            .group_by(f.blm.c.city_code)
+        )
+        received = await self._by_city(
+            select(f.tranches.c.city_code, func.sum(f.tranches.c.amount))
+            .where(f.tranches.c.received_on <= on)
+            .group_by(f.tranches.c.city_code)
+        )
+        grants = await self._by_city(
+            select(f.grants.c.city_code, func.sum(f.grants.c.amount))
+            .where(f.grants.c.disbursed_on <= on)
+            .group_by(f.grants.c.city_code)
+        )
+        lent = await self._by_city(
+            select(f.loans.c.city_code, func.sum(f.loans.c.principal))
+            .where(f.loans.c.disbursed_on <= on)
+            .group_by(f.loans.c.city_code)
+        )
+        portfolio = await self._portfolio_by_city()
+        stages = await self._stages()
+        ksm: dict[str, dict[str, int]] = {}
+        for city, kind, n in await self.conn.execute(
+            select(f.ksm.c.city_code, f.ksm.c.type, func.count())
+            .where(f.ksm.c.registered_on <= on)
+            .group_by(f.ksm.c.city_code, f.ksm.c.type)
+        ):
+            ksm.setdefault(city, {})[kind] = n
+        found = []
+        for city, n in counts.items():
+            if within and not city.startswith(within):
+                continue
+            outstanding, par = portfolio.get(city, (0, None))
+            figures = CityFigures(
+                city_code=city,
+                name=_name(city),
+                targets=n,
+                cycles_started=started.get(city, 0),
+                steps_done_pct=_pct(done.get(city, 0), n * len(YEAR_1)),
+                bkm_active=active.get(city, 0),
+                ksm=ksm.get(city, {}),
+                blm_allocated=int(allocated.get(city) or 0),
+                blm_received=int(received.get(city) or 0),
+                passed_to_ksm=int(grants.get(city) or 0) + int(lent.get(city) or 0),
+                outstanding=outstanding,
+                par_pct=par,
+                handover_stage=stages.get(city, "not started"),
+            )
+            figures.progress_pct = figures.steps_done_pct
+            figures.risk_pct = par
+            found.append(figures)
+        return sorted(found, key=lambda c: (-(c.progress_pct or 0), c.city_code))
+
+    async def _latest_closings(self, city: str | None = None) -> list[Any]:
+        c = self.f.closings
+        latest = select(c.c.kelurahan_code, func.max(c.c.as_of).label("as_of")).where(c.c.as_of <= self.on)
+        if city:
+            latest = latest.where(c.c.city_code == city)
+        sub = latest.group_by(c.c.kelurahan_code).subquery()
+        query = select(c).join(
+            sub, and_(c.c.kelurahan_code == sub.c.kelurahan_code, c.c.as_of == sub.c.as_of)
+        )
+        return list((await self.conn.execute(query.order_by(c.c.kelurahan_code))).mappings())
+
+    async def _portfolio_by_city(self) -> dict[str, tuple[int, float | None]]:
+        by_city: dict[str, list[Any]] = {}
+        for row in await self._latest_closings():
+            by_city.setdefault(row["city_code"], []).append(row)
+        result = {}
+        for city, rows in by_city.items():
+            outstanding = sum(r["outstanding"] for r in rows)
+            at_risk = sum(r["outstanding"] * (r["par_pct"] or 0) / 100 for r in rows)
+            result[city] = (outstanding, _pct(at_risk, outstanding))
+        return result
+
+    async def _stages(self) -> dict[str, str]:
+        s = self.f.stages
+        rows = await self.conn.execute(
+            select(s.c.city_code, s.c.stage).where(s.c.since <= self.on).order_by(s.c.position)
+        )
+        return {city: stage for city, stage in rows}  # the latest by position wins
+
+    # --- pages ----------------------------------------------------------------------------------------------
+
+    async def overview(self, within: str | None = None) -> dict[str, Any]:
+        cities = await self.cities(within)
+
+        def total(name: str) -> int:
+            return sum(int(getattr(c, name)) for c in cities)
+
+        outstanding = total("outstanding")
+        at_risk = sum(c.outstanding * (c.par_pct or 0) / 100 for c in cities)
+        return {
+            "as_of": self.on,
+            "cities": len(cities),
+            "targets": total("targets"),
+            "cycles_started": total("cycles_started"),
+            "bkm_active": total("bkm_active"),
+            "blm_allocated": total("blm_allocated"),
+            "blm_received": total("blm_received"),
+            "passed_to_ksm": total("passed_to_ksm"),
+            "outstanding": outstanding,
+            "par_pct": _pct(at_risk, outstanding),
+            "by_progress": [asdict(c) for c in cities],
+            "by_risk": [asdict(c) for c in sorted(cities, key=lambda c: (-(c.risk_pct or -1), c.city_code))],
+        }
+
+    async def city(self, city: str) -> dict[str, Any]:
+        f, on = self.f, self.on
+        found = [c for c in await self.cities(city) if c.city_code == city]
+        summary = asdict(found[0]) if found else asdict(CityFigures(city, _name(city)))
+        targets = [row[0] for row in await self.conn.execute(self._targets(city))]
+        n = len(targets)
+        meetings = (
+            await self.conn.execute(
+                select(
+                    func.count(),
+                    func.sum(f.meetings.c.men),
+                    func.sum(f.meetings.c.women),
+                    func.sum(f.meetings.c.poor_households),
+                    func.count(func.distinct(f.meetings.c.facilitator)),
+                    func.sum(f.meetings.c.relawan),
+                ).where(f.meetings.c.city_code == city, f.meetings.c.held_on <= on)
+            )
+        ).one()
+        count, men, women, poor, facilitators, relawan = (int(x or 0) for x in meetings)
+        sosialisasi = await self._count(
+            select(func.count()).where(
+                f.steps.c.city_code == city,
+                f.steps.c.step == str(Step.SOSIALISASI_AWAL),
+                f.steps.c.done_on <= on,
+                f.steps.c.kelurahan_code.in_(targets),
+            )
+        )
+        tr = f.tranches.c
+        requested_due = await self._count(
+            select(func.count()).where(tr.city_code == city, tr.requested_on <= on - timedelta(ON_TIME_DAYS))
+        )
+        on_time = await self._on_time_transfers(city)
+        lpj_due = await self._count(
+            select(func.count()).where(tr.city_code == city, tr.received_on <= on - timedelta(LPJ_DAYS))
+        )
+        lpj_on_time = await self._lpj_on_time(city)
+        audited = await self._count(
+            select(func.count(func.distinct(f.audits.c.kelurahan_code))).where(
+                f.audits.c.city_code == city,
+                f.audits.c.year == on.year - 1,
+                f.audits.c.audited_on <= on,
+                f.audits.c.kelurahan_code.in_(targets),
+            )
+        )
+        flagged = await self._count(
+            select(func.sum(f.ksm.c.flagged)).where(f.ksm.c.city_code == city, f.ksm.c.registered_on <= on)
+        )
+        below = await self._count(
+            select(func.count()).where(
+                f.bkm.c.city_code == city,
+                f.bkm.c.starts_on <= on,
+                f.bkm.c.ends_on > on,
+                f.bkm.c.women_pct < 30,
+            )
+        )
+        return {
+            "as_of": on,
+            "summary": summary,
+            "factors": {
+                "kebijakan": {
+                    "steps_done_pct": summary["steps_done_pct"],
+                    "tranches_on_time_pct": _pct(on_time, requested_due),
+                },
+                "sosialisasi": {
+                    "coverage_pct": _pct(sosialisasi, n),
+                    "women_attendance_pct": _pct(women, men + women),
+                    "poor_per_meeting": round(poor / count, 1) if count else None,
+                },
+                "ketaatan": {
+                    "lpj_on_time_pct": _pct(lpj_on_time, lpj_due),
+                    "audited_pct": _pct(audited, n),
+                    "members_off_ps2": flagged,
+                    "bkm_women_below_target": below,
+                },
+                "sumber_daya": {
+                    "facilitators": facilitators,
+                    "relawan_per_kelurahan": round(relawan / n, 1) if n else None,
+                    "blm_received_per_kelurahan": summary["blm_received"] // n if n else None,
+                },
+            },
+            "barriers": await self.barriers(city, targets),
+            "kelurahan": await self.kelurahan_rows(city, targets),
+        }
+
+    async def _count(self, query: Any) -> int:
+        return int((await self.conn.execute(query)).scalar_one() or 0)
+
+    async def _on_time_transfers(self, city: str) -> int:
+        tr = self.f.tranches.c
+        rows = await self.conn.execute(
+            select(tr.requested_on, tr.transferred_on).where(
+                tr.city_code == city, tr.requested_on <= self.on - timedelta(ON_TIME_DAYS)
+            )
+        )
+        return sum(
+            1
+            for asked, sent in rows
+            if sent is not None and sent <= self.on and (sent - asked).days <= ON_TIME_DAYS
+        )
+
+    async def _lpj_on_time(self, city: str) -> int:
+        tr = self.f.tranches.c
+        rows = await self.conn.execute(
+            select(tr.received_on, tr.lpj_accepted_on).where(
+                tr.city_code == city, tr.received_on <= self.on - timedelta(LPJ_DAYS)
+            )
+        )
+        return sum(
+            1 for got, lpj in rows if lpj is not None and lpj <= self.on and (lpj - got).days <= LPJ_DAYS
+        )
+
+    async def barriers(self, city: str, targets: list[str]) -> dict[str, Any]:
+        """Where the city is stuck: the longest-waiting next step, tranches waiting for transfer or LPJ,
+        DDUB committed but not received, and whether its handover has started."""
+        f, on = self.f, self.on
+        waiting: list[dict[str, Any]] = []
+        for kel in targets:
+            done = {
+                row.step: row.done_on
+                for row in await self.conn.execute(
+                    select(f.steps.c.step, f.steps.c.done_on).where(
+                        f.steps.c.kelurahan_code == kel, f.steps.c.done_on <= on
+                    )
+                )
+            }
+            nxt = next((s for s in YEAR_1 if str(s) not in done), None)
+            if nxt is not None:
+                since = max(done.values()) if done else None
+                waiting.append(
+                    {
+                        "kelurahan_code": kel,
+                        "next_step": str(nxt),
+                        "waiting_days": (on - since).days if since else None,
+                    }
+                )
+        waiting.sort(key=lambda w: -(w["waiting_days"] or 0))
+        tr = f.tranches.c
+        stuck = (
+            await self.conn.execute(
+                select(tr.kelurahan_code, tr.source, tr.tranche, tr.requested_on).where(
+                    tr.city_code == city,
+                    tr.requested_on <= on,
+                    or_(tr.transferred_on.is_(None), tr.transferred_on > on),
+                )
+            )
+        ).all()
+        ddub_committed = await self._count(
+            select(func.sum(f.blm.c.amount)).where(
+                f.blm.c.city_code == city, f.blm.c.source == "DDUB", f.blm.c.allocated_on <= on
+            )
+        )
+        ddub_received = await self._count(
+            select(func.sum(tr.amount)).where(tr.city_code == city, tr.source == "DDUB", tr.received_on <= on)
+        )
+        stage = (await self._stages()).get(city, "not started")
+        return {
+            "longest_waiting": waiting[:10],
+            "tranches_waiting_transfer": [
+                {"kelurahan_code": k, "source": s, "tranche": n, "waiting_days": (on - asked).days}
+                for k, s, n, asked in stuck
+            ],
+            "ddub_unpaid": ddub_committed - ddub_received,
+            "handover_not_started": stage == "not started",
+        }
+
+    async def kelurahan_rows(self, city: str, targets: list[str]) -> list[dict[str, Any]]:
+        f, on = self.f, self.on
+        closings = {r["kelurahan_code"]: r for r in await self._latest_closings(city)}
+        rows = []
+        for kel in sorted(targets):
+            done = await self._count(
+                select(func.count()).where(
+                    f.steps.c.kelurahan_code == kel,
+                    f.steps.c.step.in_([str(s) for s in YEAR_1]),
+                    f.steps.c.done_on <= on,
+                )
+            )
+            bkm = await self._count(
+                select(func.count()).where(
+                    f.bkm.c.kelurahan_code == kel, f.bkm.c.starts_on <= on, f.bkm.c.ends_on > on
+                )
+            )
+            closing = closings.get(kel)
+            rows.append(
+                {
+                    "kelurahan_code": kel,
+                    "name": _name(kel),
+                    "steps_done": done,
+                    "bkm_active": bool(bkm),
+                    "outstanding": closing["outstanding"] if closing else 0,
+                    "par_pct": closing["par_pct"] if closing else None,
+                }
+            )
+        return rows
+
+    async def kelurahan(self, kel: str) -> dict[str, Any]:
+        f, on = self.f, self.on
+        steps = [
+            {"step": r.step, "year": r.year, "done_on": r.done_on}
+            for r in await self.conn.execute(
+                select(f.steps.c.step, f.steps.c.year, f.steps.c.done_on)
+                .where(
+                    f.steps.c.kelurahan_code == kel, f.steps.c.done_on <= on, ~f.steps.c.step.like("unit:%")
+                )
+                .order_by(f.steps.c.done_on)
+            )
+        ]
+        bkm = (
+            (
+                await self.conn.execute(
+                    select(f.bkm)
+                    .where(f.bkm.c.kelurahan_code == kel, f.bkm.c.starts_on <= on)
+                    .order_by(f.bkm.c.election.desc())
+                    .limit(1)
+                )
+            )
+            .mappings()
+            .first()
+        )
+        ksm = {
+            kind: n
+            for kind, n in await self.conn.execute(
+                select(f.ksm.c.type, func.count())
+                .where(f.ksm.c.kelurahan_code == kel, f.ksm.c.registered_on <= on)
+                .group_by(f.ksm.c.type)
+            )
+        }
+        blm = [
+            dict(r)
+            for r in (
+                await self.conn.execute(
+                    select(f.blm.c.year, f.blm.c.source, f.blm.c.amount)
+                    .where(f.blm.c.kelurahan_code == kel, f.blm.c.allocated_on <= on)
+                    .order_by(f.blm.c.year, f.blm.c.source)
+                )
+            ).mappings()
+        ]
+        tranches = [
+            {
+                "year": r.year,
+                "source": r.source,
+                "tranche": r.tranche,
+                "amount": r.amount,
+                "received_on": r.received_on if r.received_on and r.received_on <= on else None,
+                "lpj_accepted_on": r.lpj_accepted_on
+                if r.lpj_accepted_on and r.lpj_accepted_on <= on
+                else None,
+            }
+            for r in await self.conn.execute(
+                select(f.tranches)
+                .where(f.tranches.c.kelurahan_code == kel, f.tranches.c.requested_on <= on)
+                .order_by(f.tranches.c.year, f.tranches.c.source, f.tranches.c.tranche)
+            )
+        ]
+        grants = await self._count(
+            select(func.sum(f.grants.c.amount)).where(
+                f.grants.c.kelurahan_code == kel, f.grants.c.disbursed_on <= on
+            )
+        )
+        loans = await self._count(
+            select(func.sum(f.loans.c.principal)).where(
+                f.loans.c.kelurahan_code == kel, f.loans.c.disbursed_on <= on
+            )
+        )
+        closing = next((r for r in await self._latest_closings(kel[:5]) if r["kelurahan_code"] == kel), None)
+        return {
+            "as_of": on,
+            "kelurahan_code": kel,
+            "name": _name(kel),
+            "city_code": kel[:5],
+            "steps": steps,
+            "bkm": {
+                "status": "active" if bkm and bkm["ends_on"] > on else ("expired" if bkm else "not formed"),
+                "term_ends_on": bkm["ends_on"] if bkm else None,
+                "women_pct": bkm["women_pct"] if bkm else None,
+            },
+            "ksm": ksm,
+            "blm": blm,
+            "tranches": tranches,
+            "grants_disbursed": grants,
+            "loans_disbursed": loans,
+            "upk": {k: v for k, v in closing.items() if k not in ("city_code", "kelurahan_code")}
+            if closing
+            else None,
+            "handover_stage": (await self._stages()).get(kel[:5], "not started"),
+        }
+
+    async def portfolio(self, within: str | None = None) -> list[dict[str, Any]]:
+        rows = await self._latest_closings()
+        return [
+            {**{k: v for k, v in r.items()}, "name": _name(r["kelurahan_code"])}
+            for r in rows
+            if not within or r["kelurahan_code"].startswith(within)
+        ]
+
+    async def handovers(self, within: str | None = None) -> list[dict[str, Any]]:
+        stages = await self._stages()
+        cities = {c.city_code for c in await self.cities(within)} | set(stages)
+        return [
+            {"city_code": c, "name": _name(c), "stage": stages.get(c, "not started")}
+            for c in sorted(cities)
+            if not within or c.startswith(within)
+        ]
+
+    # --- series for the dashboard's charts ----------------------------------------------------------------
+
+    async def cycle_funnel(self, within: str | None = None) -> dict[str, Any]:
+        """The target kelurahan within ``within`` (all: None), and how many have done each year-1 step."""
+        targets = self._targets().subquery()
+        scoped = select(targets.c.kelurahan_code)
+        if within:
+            scoped = scoped.where(_under(targets.c.kelurahan_code, within))
+        whole = await self._count(select(func.count()).select_from(scoped.subquery()))
+        s = self.f.steps.c
+        done = {
+            step: n
+            for step, n in await self.conn.execute(
+                select(s.step, func.count(func.distinct(s.kelurahan_code)))
+                .where(
+                    s.kelurahan_code.in_(scoped), s.step.in_([str(x) for x in YEAR_1]), s.done_on <= self.on
+                )
+                .group_by(s.step)
+            )
+        }
+        return {
+            "targets": whole,
+            "steps": [{"step": str(x), "kelurahan": done.get(str(x), 0)} for x in YEAR_1],
+        }
+
+    async def monthly_received(self, within: str | None = None) -> list[dict[str, Any]]:
+        """BLM received per month within ``within``, by source, every month from the first receipt to
+        the last (a month with none is there, at 0)."""
+        tr = self.f.tranches.c
+        query = select(tr.received_on, tr.source, tr.amount).where(tr.received_on <= self.on)
+        if within:
+            query = query.where(_under(tr.kelurahan_code, within))
+        if self.period:
+            query = query.where(tr.period_code == self.period)
+        months: dict[str, dict[str, int]] = {}
+        for received_on, source, amount in await self.conn.execute(query):
+            by_source = months.setdefault(f"{received_on:%Y-%m}", {})
+            by_source[source] = by_source.get(source, 0) + int(amount)
+        if not months:
+            return []
+        first, last = min(months), max(months)
+        series = []
+        year, month = int(first[:4]), int(first[5:])
+        while (key := f"{year:04d}-{month:02d}") <= last:
+            by_source = months.get(key, {})
+            series.append({"month": key, "received": sum(by_source.values()), "by_source": by_source})
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        return series
+
+    async def par_trend(self, kel: str) -> list[dict[str, Any]]:
+        """The kelurahan's UPK at each book closing up to the day: outstanding, PAR, PAR30 and PAR90."""
+        c = self.f.closings.c
+        rows = await self.conn.execute(
+            select(c.as_of, c.outstanding, c.par_pct, c.par30_pct, c.par90_pct)
+            .where(c.kelurahan_code == kel, c.as_of <= self.on)
+            .order_by(c.as_of)
+        )
+        return [dict(r) for r in rows.mappings()]
+
+
+def _under(column: Any, region: str) -> Any:
+    """``column`` (a region code) is ``region`` or lies inside it."""
+    return or_(column == region, column.like(f"{region}.%"))

@@ -1,0 +1,238 @@
+"""Monitoring through the embedded platform: every figure projected from the services' events and
+asked as of a day, a frozen report whose later corrections show as differences, a rebuild that equals
+the live model and serves while it runs, and exports within the caller's scope."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from openpyxl import load_workbook
+
+from services.monitoring.generations import Generations, digest
+from services.platform import build_embedded
+from shared.settings import ServiceSettings
+from tests.harness.tokens import ADMIN, bearer
+from tests.integration.test_ledger_api import tranche_through
+from tests.integration.test_targeting_api import problem, quiesce
+from tests.journeys import cycle_to_renta, eligible_ksm, hand_over, post, registered_period, targeted
+
+KEL, CITY = "33.74.10.1004", "33.74"
+M = "/monitoring"
+LEDGER = f"/ledger/program-periods/KOTAKU/kelurahan/{KEL}"
+
+
+@pytest.fixture
+async def platform(tmp_path: Path) -> AsyncIterator[FastAPI]:
+    app = build_embedded(ServiceSettings(data_dir=tmp_path))
+    async with app.router.lifespan_context(app):
+        yield app
+        await quiesce(app)
+
+
+@pytest.fixture
+async def http(platform: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=platform, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://p2kp", headers=ADMIN) as client:
+        await registered_period(client)
+        # The ledger allocates BLM by the period's parameters: wait until they have reached it.
+        ledger = platform.state.services["ledger"].state.runtime.consumer("ledger.facts")
+        await ledger.wait_for_stream("program-period-KOTAKU", 2)
+        yield client
+
+
+def generations(platform: FastAPI) -> Generations:
+    found: Generations = platform.state.services["monitoring"].state.generations
+    return found
+
+
+async def get(http: httpx.AsyncClient, url: str, **params: str) -> Any:
+    response = await http.get(url, params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def a_kelurahan_with_money(http: httpx.AsyncClient, platform: FastAPI) -> dict[str, Any]:
+    """Targeted, its year-1 cycle done in 2021, BLM allocated, a loan that falls three instalments
+    behind, and its books closed on 15 April 2022."""
+    households = await targeted(http, platform, KEL, households=6)
+    gates = await cycle_to_renta(http, KEL)
+    await (
+        platform.state.services["ledger"]
+        .state.runtime.consumer("ledger.facts")
+        .wait_for_stream(gates["renta"]["stream_id"], gates["renta"]["version"])
+    )
+    allocation = {
+        "year": 2021,
+        "total_rupiah": 100_000_000,
+        "fiscal_category": "rendah",
+        "apbn_reference": "DIPA",
+    }
+    await post(http, f"{LEDGER}/blm", allocation)
+    await tranche_through(http, "APBN", 1, "2021-11-15")
+    ksm = await eligible_ksm(http, KEL, households[:5])
+    await (
+        platform.state.services["ledger"]
+        .state.runtime.consumer("ledger.facts")
+        .wait_for_stream(ksm["stream_id"], ksm["version"])
+    )
+    loan = {
+        "ksm_id": ksm["ksm_id"],
+        "principal_rupiah": 5_000_000,
+        "term_months": 10,
+        "approved_on": "2021-11-25",
+        "decision": "SK 7",
+    }
+    loan_id = (await post(http, f"{LEDGER}/loans", loan))["loan_id"]
+    await post(http, f"/ledger/loans/{loan_id}/disbursement", {"disbursed_on": "2021-12-01"})
+    await post(http, f"{LEDGER}/books/closing", {"as_of": "2022-04-15"})
+    return {"ksm": ksm, "loan_id": loan_id}
+
+
+async def test_every_figure_comes_from_the_events_and_is_asked_as_of_a_day(
+    http: httpx.AsyncClient, platform: FastAPI
+) -> None:
+    await a_kelurahan_with_money(http, platform)
+    await hand_over(http, CITY)
+    await quiesce(platform)
+
+    now = await get(http, f"{M}/overview")
+    [semarang] = now["by_progress"]
+    assert (semarang["city_code"], semarang["name"], semarang["targets"]) == (CITY, "Kota Semarang", 1)
+    assert semarang["steps_done_pct"] == 100.0 and semarang["handover_stage"] == "transferred"
+    assert semarang["blm_allocated"] == 100_000_000 and semarang["blm_received"] == 19_000_000
+    assert semarang["passed_to_ksm"] == 5_000_000 and semarang["ksm"] == {"ekonomi": 1}
+    assert semarang["outstanding"] == 5_000_000 and semarang["par_pct"] == 100.0
+
+    # As of mid-2021: five of the eight year-1 steps, no BKM yet, no money.
+    june = (await get(http, f"{M}/overview", as_of="2021-06-01"))["by_progress"][0]
+    assert (june["steps_done_pct"], june["bkm_active"], june["blm_received"]) == (62.5, 0, 0)
+    assert june["handover_stage"] == "not started"
+    later = (await get(http, f"{M}/overview", as_of="2022-01-01"))["by_progress"][0]
+    assert (later["bkm_active"], later["blm_received"], later["outstanding"]) == (
+        1,
+        19_000_000,
+        0,
+    )  # no closing yet
+
+    city = await get(http, f"{M}/cities/{CITY}", as_of="2022-04-30")
+    factors = city["factors"]
+    assert factors["sosialisasi"]["coverage_pct"] == 100.0
+    assert factors["sosialisasi"]["women_attendance_pct"] == 45.0  # the journeys' meetings: 18 of 40
+    assert factors["kebijakan"]["tranches_on_time_pct"] == 100.0
+    assert factors["ketaatan"]["lpj_on_time_pct"] == 0.0  # received 15 Nov, no LPJ by 30 April
+    assert factors["sumber_daya"]["relawan_per_kelurahan"] == 6.0
+    assert (
+        city["barriers"]["tranches_waiting_transfer"] == [] and city["barriers"]["ddub_unpaid"] == 5_000_000
+    )
+
+    page = await get(http, f"{M}/kelurahan/{KEL}", as_of="2022-04-30")
+    assert [s["step"] for s in page["steps"]][:3] == ["sosialisasi-awal", "rkm", "relawan"]
+    assert page["bkm"]["status"] == "active" and page["ksm"] == {"ekonomi": 1}
+    assert page["upk"]["par_pct"] == 100.0 and page["upk"]["par_band"] == "poor"
+    assert [(t["source"], t["tranche"], t["amount"]) for t in page["tranches"]] == [("APBN", 1, 19_000_000)]
+    assert (await get(http, f"{M}/portfolio", as_of="2022-04-01")) == []  # the books closed on 15 April
+    [closing] = await get(http, f"{M}/portfolio", as_of="2022-05-01")
+    assert closing["kelurahan_code"] == KEL and closing["outstanding"] == 5_000_000
+
+    status = (await get(http, f"{M}/projections"))[0]
+    assert (
+        status["lag"] == 0 and status["last_event_recorded_at"] is not None and status["applied_events"] > 50
+    )
+
+
+async def test_a_frozen_report_keeps_its_figures_and_shows_later_corrections(
+    http: httpx.AsyncClient, platform: FastAPI
+) -> None:
+    await targeted(http, platform, KEL, households=3)
+    await cycle_to_renta(http, KEL)
+    await post(
+        http,
+        f"{LEDGER}/blm",
+        {"year": 2021, "total_rupiah": 100_000_000, "fiscal_category": "rendah", "apbn_reference": "DIPA"},
+    )
+    await quiesce(platform)
+    assert "has not ended" in problem(
+        await http.post(f"{M}/reports", json={"quarter": "2099-Q1", "scope": "national"}), 422
+    )
+    frozen = await post(http, f"{M}/reports", {"quarter": "2021-Q4", "scope": "national"})
+    assert frozen["figures"]["blm_received"] == 0 and str(frozen["as_of"]) == "2021-12-31"
+    assert "already frozen" in problem(
+        await http.post(f"{M}/reports", json={"quarter": "2021-Q4", "scope": "national"}), 409
+    )
+    # A tranche received in November 2021 is recorded only now: the submitted report does not change,
+    # the difference shows.
+    await tranche_through(http, "APBN", 1, "2021-11-15")
+    await quiesce(platform)
+    report = await get(http, f"{M}/reports/2021-Q4/national")
+    assert report["figures"]["blm_received"] == 0
+    corrected = {c["figure"]: (c["submitted"], c["now"]) for c in report["corrections"]}
+    assert corrected["blm_received"] == (0, 19_000_000)
+    assert (
+        await http.get(f"{M}/reports/2021-Q4/national", headers=bearer("city_operator", CITY))
+    ).status_code == 404
+
+
+async def test_a_rebuild_equals_the_live_model_and_serves_while_it_runs(
+    http: httpx.AsyncClient, platform: FastAPI
+) -> None:
+    await a_kelurahan_with_money(http, platform)
+    await quiesce(platform)
+    g = generations(platform)
+    before = await get(http, f"{M}/overview", as_of="2022-05-01")
+    live = g.facts
+    rebuilding = asyncio.create_task(g.rebuild())
+    during = await get(http, f"{M}/overview", as_of="2022-05-01")  # the old generation serves meanwhile
+    state = await rebuilding
+    assert state.switched and g.facts.generation == live.generation + 1 and state.applied > 50
+    async with g.runtime.engine.connect() as conn:
+        assert await digest(conn, g.facts) == await digest(
+            conn, live
+        )  # the rebuilt model equals the live one
+    assert during == before == await get(http, f"{M}/overview", as_of="2022-05-01")
+    # New events go on into the new generation.
+    audit = {
+        "year": 2021,
+        "auditor": "KAP",
+        "opinion": "WTP",
+        "findings": 0,
+        "report": "LAI",
+        "audited_on": "2022-03-01",
+    }
+    audited = await post(http, f"{LEDGER}/books/audits", audit)
+    await g.live().wait_for_stream(audited["stream_id"], audited["version"])
+    city = await get(http, f"{M}/cities/{CITY}", as_of="2022-05-01")
+    assert city["factors"]["ketaatan"]["audited_pct"] == 100.0
+    assert "already running" not in (await http.get(f"{M}/projections")).text
+
+
+async def test_exports_and_reads_keep_to_the_callers_scope(
+    http: httpx.AsyncClient, platform: FastAPI
+) -> None:
+    await targeted(http, platform, KEL, households=2)
+    await targeted(http, platform, "35.78.01.1001", households=2)
+    await quiesce(platform)
+    mine = await http.get(f"{M}/exports/cities.csv", headers=bearer("city_operator", CITY))
+    assert mine.status_code == 200 and mine.headers["content-type"].startswith("text/csv")
+    rows = mine.text.splitlines()
+    assert rows[0].startswith("city_code,name,targets") and len(rows) == 2 and rows[1].startswith(CITY)
+    everyone = await http.get(f"{M}/exports/cities.xlsx")
+    sheet = load_workbook(io.BytesIO(everyone.content)).active
+    assert sheet is not None and sorted(r[0] for r in sheet.iter_rows(min_row=2, values_only=True)) == [
+        CITY,
+        "35.78",
+    ]
+    assert (await http.get(f"{M}/cities/35.78", headers=bearer("city_operator", CITY))).status_code == 404
+    assert (
+        await http.get(f"{M}/kelurahan/{KEL}", headers=bearer("facilitator", "33.74.10.1005"))
+    ).status_code == 404
+    narrowed = await http.get(f"{M}/overview", params={"within": "33"}, headers=bearer("city_operator", CITY))
+    assert [c["city_code"] for c in narrowed.json()["by_progress"]] == [CITY]
+    assert "before them" in problem(await http.get(f"{M}/overview", params={"as_of": "1900-01-01"}), 422)
+    assert "per city" in problem(await http.get(f"{M}/exports/kelurahan.csv"), 422)
