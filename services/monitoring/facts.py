@@ -5,7 +5,7 @@ Facts, not running totals: a row says what became true on which day (a step done
 from one day to another, a tranche received). A figure "as of 30 June" then counts the rows true on
 that day, and a correction is a new fact, never a silent rewrite.
 
-The tables belong to a generation (``facts_g<N>``): a rebuild fills generation N+1 from the topics
+The tables belong to a generation (``targets_g<N>``, ``steps_g<N>``, ...): a rebuild fills generation N+1 from the topics
 while N keeps serving, then readers switch (``generations.py``).
 """
 

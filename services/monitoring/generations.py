@@ -16,12 +16,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Table, inspect, select, update
+from sqlalchemy import Table, delete, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.monitoring.facts import Facts, FactsProjection, facts_tables
 from services.monitoring.readmodels import generations
 from shared.consumer import ConsumerRunner
+from shared.db import checkpoints, consumed_streams, dead_letter_log
 from shared.errors import Conflict
 from shared.runtime import ServiceRuntime
 
@@ -62,6 +63,13 @@ async def drop_generation(engine: AsyncEngine, generation: int) -> None:
 
     async with engine.begin() as conn:
         await conn.run_sync(drop)
+
+
+async def forget_consumer(engine: AsyncEngine, name: str) -> None:
+    """Drop a consumer's stored positions and dedupe marks, so it reads every topic from the start."""
+    async with engine.begin() as conn:
+        for table in (checkpoints, consumed_streams, dead_letter_log):
+            await conn.execute(delete(table).where(table.c.consumer == name))
 
 
 async def digest(conn: AsyncConnection, facts: Facts) -> dict[str, str]:
@@ -124,12 +132,14 @@ class Generations:
             await drop_generation(self.runtime.engine, old - 1)
             new_facts = facts_tables(state.generation)
             await create_tables(self.runtime.engine, new_facts, fresh=True)
-            runner = self.runtime.runner_for(FactsProjection(new_facts, consumer_name(state.generation)))
+            successor = FactsProjection(new_facts, consumer_name(state.generation))
+            await forget_consumer(self.runtime.engine, successor.name)  # a failed rebuild's positions
+            runner = self.runtime.runner_for(successor)
             task = asyncio.create_task(runner.run(), name=f"rebuild-{runner.name}")
+            live = self.live()
             try:
                 async with asyncio.timeout(timeout):
                     await self._catch_up(runner, state, on_progress)
-                    live = self.live()
                     async with live._applying:  # the live projection holds still while we finish
                         await self._catch_up(runner, state, on_progress)
                         async with self.runtime.engine.begin() as conn:
@@ -138,7 +148,7 @@ class Generations:
                                 .where(generations.c.projection == NAME)
                                 .values(active=state.generation)
                             )
-                        self.projection.facts, self.projection.name = new_facts, runner.name
+                        self.projection = successor  # readers now read the new generation
                         state.switched = True
             except BaseException as exc:
                 state.error = repr(exc)
@@ -146,7 +156,8 @@ class Generations:
                 raise
             task.cancel()
             await asyncio.wait([task], timeout=10)
-            await self.runtime.replace_consumer(live, self.runtime.runner_for(self.projection))
+            # The old runner (still named for the old generation) stops; the new one carries on live.
+            await self.runtime.replace_consumer(live, self.runtime.runner_for(successor))
             return state
 
     async def _catch_up(

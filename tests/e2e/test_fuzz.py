@@ -113,8 +113,8 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
 def _known_position(seeded: Seeded) -> Callable[[FuzzCase], FuzzCase]:
     """Points a generated ``after_stream``/``after_version`` at a change that has been projected.
 
-    GET /monitoring/program-periods waits up to 10 s for the position it is given, then answers 504:
-    every random position would cost 10 s and end in a 5xx (reported separately). The read-your-writes
+    GET /monitoring/program-periods waits up to 10 s for the position it is given, then answers 409 (not
+    projected yet): every random position would cost 10 s. The read-your-writes
     path is still exercised, with a position that exists.
     """
 

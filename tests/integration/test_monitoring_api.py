@@ -191,6 +191,8 @@ async def test_a_rebuild_equals_the_live_model_and_serves_while_it_runs(
     during = await get(http, f"{M}/overview", as_of="2022-05-01")  # the old generation serves meanwhile
     state = await rebuilding
     assert state.switched and g.facts.generation == live.generation + 1 and state.applied > 50
+    running = [t.get_name() for t in g.runtime._tasks if "monitoring.facts" in t.get_name() and not t.done()]
+    assert running == [f"monitoring-monitoring.facts.g{g.facts.generation}"]  # the old consumer stopped
     async with g.runtime.engine.connect() as conn:
         assert await digest(conn, g.facts) == await digest(
             conn, live
