@@ -160,3 +160,33 @@ def stage_steps(labels: Sequence[str], current: int, *, title: str, current_note
     shown = labels[current] if 0 <= current < len(labels) else MISSING
     description = f"{' → '.join(labels)}. {current_note}: {shown}"
     return _svg(title, description, height, body)
+
+
+def radar(points: Sequence[tuple[str, float | None]], *, title: str, unknown: str) -> Markup:
+    """One axis per criterion, 0 at the centre to 100 % at the rim; an unknown value sits at 0, marked."""
+    height, cx, cy, radius = 360, WIDTH / 2, 180, 130
+    count = max(len(points), 3)
+    body = []
+
+    def at(n: int, value: float) -> tuple[float, float]:
+        angle = -math.pi / 2 + 2 * math.pi * n / count
+        return cx + radius * value / 100 * math.cos(angle), cy + radius * value / 100 * math.sin(angle)
+
+    for ring in (25, 50, 75, 100):
+        ring_points = " ".join(f"{x:.1f},{y:.1f}" for x, y in (at(n, ring) for n in range(count)))
+        body.append(f'<polygon points="{ring_points}" fill="none" stroke="{GRID}"/>')
+    for n, (label, value) in enumerate(points):
+        x, y = at(n, 100)
+        body.append(f'<line x1="{cx}" y1="{cy}" x2="{x:.1f}" y2="{y:.1f}" stroke="{GRID}"/>')
+        lx, ly = at(n, 118)
+        anchor = "middle" if abs(lx - cx) < 20 else ("start" if lx > cx else "end")
+        shown = f"{label} ({unknown})" if value is None else f"{label} {value:g}%"
+        body.append(_text(lx, ly + 4, shown, anchor, MUTED if value is None else INK))
+    shape = " ".join(
+        f"{x:.1f},{y:.1f}" for x, y in (at(n, min(v or 0, 100)) for n, (_, v) in enumerate(points))
+    )
+    body.append(
+        f'<polygon points="{shape}" fill="{BAR}" fill-opacity="0.35" stroke="{BAR}" stroke-width="2"/>'
+    )
+    description = "; ".join(f"{label}: {unknown if v is None else f'{v:g}%'}" for label, v in points)
+    return _svg(title, description, height, body)

@@ -33,7 +33,7 @@ from services.monitoring.dashboard_api import (
     projections,
 )
 from services.monitoring.i18n import LANGUAGES, Lang, Words
-from services.monitoring.measures import YEAR_1, Measures
+from services.monitoring.measures import YEAR_1, Measures, readiness_of
 from shared import regions
 from shared.contracts.handover import CITY_CODE, Stage
 from shared.contracts.targeting import KELURAHAN_CODE
@@ -108,6 +108,22 @@ class View:
             current_note=self.t("chart.current"),
         )
 
+    def readiness_chart(self, readiness: dict[str, Any]) -> Markup:
+        def value(c: dict[str, Any]) -> float | None:
+            if c["verdict"] == "unknown":
+                return None
+            return (
+                float(c["value_pct"])
+                if c.get("value_pct") is not None
+                else (100.0 if c["verdict"] == "met" else 0.0)
+            )
+
+        return charts.radar(
+            [(c["criterion"], value(c)) for c in readiness["criteria"]],
+            title=self.t("chart.readiness"),
+            unknown=self.t("chart.unknown"),
+        )
+
     def funnel_chart(self, funnel: dict[str, Any]) -> Markup:
         return charts.funnel(
             [(self.t.label("step", s["step"]), s["kelurahan"]) for s in funnel["steps"]],
@@ -173,9 +189,10 @@ async def city_page(
         figures = await measures.city(city_code)
         funnel = await measures.cycle_funnel(city_code)
         received = await measures.monthly_received(city_code)
+        readiness = await readiness_of(measures, city_code)
     view = View(request, lang, as_of, on, f"/dashboard/cities/{city_code}")
     heading = f"{figures['summary']['name']} ({city_code})"
-    page = {"c": figures, "funnel": funnel, "received": received, "code": city_code}
+    page = {"c": figures, "funnel": funnel, "received": received, "code": city_code, "readiness": readiness}
     return await _page(view, guard, "city.html", heading, **page)
 
 

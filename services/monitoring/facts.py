@@ -5,12 +5,13 @@ Facts, not running totals: a row says what became true on which day (a step done
 from one day to another, a tranche received). A figure "as of 30 June" then counts the rows true on
 that day, and a correction is a new fact, never a silent rewrite.
 
-The tables belong to a generation (``targets_g<N>``, ``steps_g<N>``, ...): a rebuild fills generation N+1 from the topics
-while N keeps serving, then readers switch (``generations.py``).
+The tables belong to a generation (``targets_g<N>``, ``steps_g<N>``, ...): a rebuild fills generation
+N+1 from the topics while N keeps serving, then readers switch (``generations.py``).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -25,6 +26,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     func,
     select,
     update,
@@ -62,6 +64,7 @@ class Facts:
     closings: Table
     audits: Table
     stages: Table
+    readiness: Table
     progress: Table
 
     @property
@@ -202,6 +205,16 @@ def facts_tables(generation: int) -> Facts:
             Column("stage", String(20), nullable=False),
             Column("since", Date, nullable=False),
             Column("position", BigInteger, nullable=False),
+        ),
+        readiness=Table(
+            f"readiness{g}",
+            m,
+            Column("event_id", String(36), primary_key=True),
+            Column("city_code", String(5), nullable=False, index=True),
+            Column("period_code", String(32), nullable=False),
+            Column("assessed_on", Date, nullable=False),
+            Column("position", BigInteger, nullable=False),
+            Column("criteria", Text, nullable=False),  # the scorecard, as JSON
         ),
         progress=Table(
             f"progress{g}",
@@ -443,6 +456,18 @@ class FactsProjection:
                         "audited_on": p.audited_on,
                     },
                     ("kelurahan_code", "year"),
+                )
+            case h.ReadinessAssessed():
+                await self._stage(conn, event, p.city_code, h.Stage.ASSESSED, p.assessed_on)
+                await conn.execute(
+                    f.readiness.insert().values(
+                        event_id=str(event.event_id),
+                        city_code=p.city_code,
+                        period_code=p.period_code,
+                        assessed_on=p.assessed_on,
+                        position=event.position,
+                        criteria=json.dumps([c.model_dump(mode="json") for c in p.criteria]),
+                    )
                 )
             case h.HandoverRolledBack():
                 await self._stage(conn, event, p.city_code, p.to_stage, p.rolled_back_on)

@@ -62,6 +62,11 @@ ID: dict[str, str] = {
     "chart.disbursement": "BLM diterima per bulan",
     "chart.par_trend": "Tren PAR pada setiap tutup buku",
     "chart.stage": "Tahap alih kelola kota",
+    "chart.readiness": (
+        "Kesiapan kota pada penilaian terakhir "
+        "(kriteria terhitung, %; kriteria yang dinyatakan: 100 terpenuhi, 0 tidak)"
+    ),
+    "chart.unknown": "belum diketahui",
     "chart.current": "tahap sekarang",
     # city
     "city.summary": "Ringkasan",
@@ -231,6 +236,10 @@ EN: dict[str, str] = {
     "chart.disbursement": "BLM received per month",
     "chart.par_trend": "PAR trend at each book closing",
     "chart.stage": "The city's handover stage",
+    "chart.readiness": (
+        "The city's readiness at its last assessment (computed criteria in %; attested ones 100 met, 0 not)"
+    ),
+    "chart.unknown": "unknown",
     "chart.current": "current stage",
     "city.summary": "Summary",
     "city.factors": "The four implementation factors",

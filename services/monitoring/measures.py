@@ -21,6 +21,7 @@ to divide by):
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -587,3 +588,27 @@ class Measures:
 def _under(column: Any, region: str) -> Any:
     """``column`` (a region code) is ``region`` or lies inside it."""
     return or_(column == region, column.like(f"{region}.%"))
+
+
+async def readiness_of(measures: Measures, city: str) -> dict[str, Any] | None:
+    """The city's last readiness assessment on or before the day (the scorecard the handover took)."""
+    r = measures.f.readiness
+    row = (
+        (
+            await measures.conn.execute(
+                select(r)
+                .where(r.c.city_code == city, r.c.assessed_on <= measures.on)
+                .order_by(r.c.position.desc())
+                .limit(1)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    return {
+        "assessed_on": row["assessed_on"],
+        "period_code": row["period_code"],
+        "criteria": json.loads(row["criteria"]),
+    }

@@ -141,6 +141,10 @@ async def test_every_figure_comes_from_the_events_and_is_asked_as_of_a_day(
     [closing] = await get(http, f"{M}/portfolio", as_of="2022-05-01")
     assert closing["kelurahan_code"] == KEL and closing["outstanding"] == 5_000_000
 
+    # The city page draws the readiness the handover started from (its assessment's scorecard).
+    page = await http.get(f"{M}/dashboard/cities/{CITY}")
+    assert page.status_code == 200 and "Kesiapan kota pada penilaian terakhir" in page.text
+    assert "bkm-active 0%" in page.text  # its BKM (elected 2021) was out of term when assessed today
     status = (await get(http, f"{M}/projections"))[0]
     assert (
         status["lag"] == 0 and status["last_event_recorded_at"] is not None and status["applied_events"] > 50

@@ -199,3 +199,15 @@ def test_a_value_without_a_name_is_shown_as_itself_but_a_missing_string_is_a_bug
     assert words.label("stage", "on hold") == "on hold" and words.label("stage", None) == MISSING
     with pytest.raises(KeyError):
         words("no.such.key")
+
+
+def test_the_readiness_radar_draws_each_criterion_and_marks_the_unknown() -> None:
+    from services.monitoring import charts
+
+    drawn = str(
+        charts.radar([("bkm-active", 50.0), ("ddub-paid", 100.0), ("perda", None)], title="R", unknown="?")
+    )
+    assert drawn.count("<polygon") == 5  # four rings and the shape
+    assert "bkm-active 50%" in drawn and "ddub-paid 100%" in drawn and "perda (?)" in drawn
+    shape = drawn.rsplit('<polygon points="', 1)[1].split('"', 1)[0].split()
+    assert len(shape) == 3 and shape[2] == "320.0,180.0"  # the unknown criterion sits at the centre
