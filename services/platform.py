@@ -91,3 +91,17 @@ def build_embedded(settings: ServiceSettings | None = None) -> FastAPI:
     for name, service in services.items():
         root.mount(f"/{name}", service)
     return root
+
+
+async def quiesce(app: FastAPI, timeout: float = 30) -> None:
+    """Return once every relay has published and every consumer has caught up (woken per batch, no
+    guessing): what a caller waits on before a command that needs another service's facts."""
+    runtimes = [service.state.runtime for service in app.state.services.values()]
+
+    async def quiet() -> bool:
+        for runtime in runtimes:
+            if await runtime.relay.backlog() or any([await c.lag() for c in runtime.consumers]):
+                return False
+        return True
+
+    await runtimes[0].consumers[0].wait_until(quiet, timeout=timeout)

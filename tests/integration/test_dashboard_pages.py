@@ -16,11 +16,10 @@ import pytest
 from fastapi import FastAPI
 
 from services.monitoring.i18n import LANGUAGES, Lang, Words
-from services.platform import build_embedded
+from services.platform import build_embedded, quiesce
 from shared.settings import ServiceSettings
 from tests.harness.tokens import ADMIN, bearer
 from tests.integration.test_ledger_api import BASE, BLM, KEL, ledger_knows, tranche_through
-from tests.integration.test_targeting_api import quiesce
 from tests.journeys import cycle_to_renta, eligible_ksm, hand_over, post, registered_period, targeted
 
 CITY = "33.74"

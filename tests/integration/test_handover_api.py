@@ -17,11 +17,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.platform import build_embedded
+from services.platform import build_embedded, quiesce
 from shared.security.authority import Holder, holder_of
 from shared.settings import ServiceSettings
 from tests.harness.tokens import ADMIN, bearer
-from tests.integration.test_targeting_api import problem, quiesce
+from tests.integration.test_targeting_api import problem
 from tests.journeys import (
     cycle_to_renta,
     hand_over,

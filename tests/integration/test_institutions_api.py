@@ -12,10 +12,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.platform import build_embedded
+from services.platform import build_embedded, quiesce
 from shared.settings import ServiceSettings
 from tests.harness.tokens import ADMIN, bearer
-from tests.integration.test_targeting_api import problem, quiesce
+from tests.integration.test_targeting_api import problem
 from tests.journeys import cycle_to_bkm, meeting, post, register_people, registered_period, synced, targeted
 
 KEL, OTHER_KEL = "33.74.10.1004", "33.74.10.1005"

@@ -16,11 +16,11 @@ from fastapi import FastAPI
 from openpyxl import load_workbook
 
 from services.monitoring.generations import Generations, digest
-from services.platform import build_embedded
+from services.platform import build_embedded, quiesce
 from shared.settings import ServiceSettings
 from tests.harness.tokens import ADMIN, bearer
 from tests.integration.test_ledger_api import tranche_through
-from tests.integration.test_targeting_api import problem, quiesce
+from tests.integration.test_targeting_api import problem
 from tests.journeys import cycle_to_renta, eligible_ksm, hand_over, post, registered_period, targeted
 
 KEL, CITY = "33.74.10.1004", "33.74"

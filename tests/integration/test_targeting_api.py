@@ -13,7 +13,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.platform import build_embedded
+from services.platform import build_embedded, quiesce
 from shared.settings import ServiceSettings
 from tests.harness.tokens import ADMIN, bearer
 
@@ -34,20 +34,6 @@ async def platform(tmp_path: Path) -> AsyncIterator[FastAPI]:
     async with app.router.lifespan_context(app):
         yield app
         await quiesce(app)
-
-
-async def quiesce(app: FastAPI) -> None:
-    """Let every relay publish and every consumer catch up before the platform stops, so no wake-up
-    races the shutdown's cancellation (see test_a_relay_woken_as_it_is_stopped_still_stops)."""
-    runtimes = [service.state.runtime for service in app.state.services.values()]
-
-    async def quiet() -> bool:
-        for runtime in runtimes:
-            if await runtime.relay.backlog() or any([await c.lag() for c in runtime.consumers]):
-                return False
-        return True
-
-    await runtimes[0].consumers[0].wait_until(quiet, timeout=30)
 
 
 @pytest.fixture
