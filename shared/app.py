@@ -7,11 +7,12 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import quote
 
 import structlog
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -165,7 +166,11 @@ def create_app(
         return response
 
     @app.exception_handler(DomainError)
-    async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
+    async def domain_error(request: Request, exc: DomainError) -> Response:
+        if exc.status == 401 and request.method == "GET" and _wants_html(request):
+            # A person opening a dashboard page without a session: to the sign-in page, and back.
+            back = str(request.url.path) + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?next={quote(back, safe='/')}", status_code=303)
         return problem(exc.status, exc.title, exc.detail, request, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
@@ -236,6 +241,12 @@ def create_app(
     for router in routers:
         app.include_router(router, responses=PROBLEM_RESPONSES)
     return app
+
+
+def _wants_html(request: Request) -> bool:
+    """A browser's navigation (HTML first), not an API client's request."""
+    accept = request.headers.get("accept", "")
+    return accept.startswith("text/html") or accept.startswith("application/xhtml+xml")
 
 
 def service_app(

@@ -7,9 +7,10 @@ the OpenID Connect provider instead and do not mount this router.
 from __future__ import annotations
 
 import html
+import re
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from shared.security.accounts import AccountStore
@@ -24,7 +25,7 @@ PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign
 label{{display:block;margin:.8rem 0 .2rem}}input{{width:100%;padding:.4rem;font-size:1rem}}
 button{{margin-top:1rem;padding:.5rem 1.2rem;font-size:1rem}}.error{{color:#a00}}</style></head>
 <body><h1>P2KP Platform</h1><p>Sign in to the monitoring dashboard.</p>{message}
-<form method="post" action="/login"><label for="username">Username</label>
+<form method="post" action="/login">{next}<label for="username">Username</label>
 <input id="username" name="username" autocomplete="username" required maxlength="64">
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required maxlength="200">
@@ -32,6 +33,15 @@ button{{margin-top:1rem;padding:.5rem 1.2rem;font-size:1rem}}.error{{color:#a00}
 
 Username = Annotated[str, Form(min_length=1, max_length=64)]
 Password = Annotated[str, Form(min_length=1, max_length=200)]
+# Where to go after signing in: a path on this site only (never another host, which a crafted link
+# could otherwise send a signed-in user to).
+NEXT = r"^/([^/\\\s][^\s]*)?$"
+Next = Annotated[str | None, Form(max_length=500, pattern=NEXT)]
+
+
+def next_field(target: str | None) -> str:
+    safe = target if target and re.fullmatch(NEXT, target) else None
+    return f'<input type="hidden" name="next" value="{html.escape(safe)}">' if safe else ""
 
 
 class SignInLimits:
@@ -67,26 +77,26 @@ def login_router(
     router = APIRouter(tags=["sign-in"])
     limiter = limits or SignInLimits()
 
-    def page(message: str = "", status: int = 200) -> HTMLResponse:
+    def page(message: str = "", status: int = 200, target: str | None = None) -> HTMLResponse:
         shown = f'<p class="error" role="alert">{html.escape(message)}</p>' if message else ""
-        return HTMLResponse(PAGE.format(message=shown), status_code=status)
+        return HTMLResponse(PAGE.format(message=shown, next=next_field(target)), status_code=status)
 
     @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
-    async def login_page() -> HTMLResponse:
-        return page()
+    async def login_page(next: str | None = Query(default=None, max_length=500)) -> HTMLResponse:
+        return page(target=next)
 
     @router.post("/login", include_in_schema=False)
-    async def login(request: Request, username: Username, password: Password) -> Response:
+    async def login(request: Request, username: Username, password: Password, next: Next = None) -> Response:
         if wait := limiter.retry_after(request, username):
-            response = page(f"Too many failed sign-ins. Try again in {wait} seconds.", 429)
+            response = page(f"Too many failed sign-ins. Try again in {wait} seconds.", 429, next)
             response.headers["retry-after"] = str(wait)
             return response
         principal = await store.authenticate(username, password)
         if principal is None:
             limiter.failed(request, username)
-            return page("Wrong username or password.", 401)
+            return page("Wrong username or password.", 401, next)
         limiter.succeeded(username)
-        redirect = RedirectResponse("/", status_code=303)
+        redirect = RedirectResponse(next or "/", status_code=303)
         redirect.set_cookie(
             SESSION_COOKIE,
             issue_token(settings, principal),

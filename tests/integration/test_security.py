@@ -138,6 +138,41 @@ def test_production_refuses_to_start_with_development_secrets(tmp_path: Path) ->
 # --- sign-in -------------------------------------------------------------------------------------
 
 
+async def test_a_dashboard_page_without_a_session_leads_to_sign_in_and_back(platform: FastAPI) -> None:
+    await platform.state.accounts.create(
+        "analis.x", "correct horse", Principal.of("analis.x", "national_monitor"), "Analis"
+    )
+    browser = {"accept": "text/html,application/xhtml+xml"}
+    async with client(platform) as http:
+        page = await http.get("/monitoring/dashboard", params={"lang": "en"}, headers=browser)
+        assert (
+            page.status_code == 303
+            and page.headers["location"] == "/login?next=/monitoring/dashboard%3Flang%3Den"
+        )
+        assert (await http.get("/monitoring/overview")).status_code == 401  # an API client gets the problem
+        form = await http.get("/login", params={"next": "/monitoring/dashboard?lang=en"})
+        assert 'name="next" value="/monitoring/dashboard?lang=en"' in form.text
+        signed_in = await http.post(
+            "/login",
+            data={
+                "username": "analis.x",
+                "password": "correct horse",
+                "next": "/monitoring/dashboard?lang=en",
+            },
+        )
+        assert (
+            signed_in.status_code == 303 and signed_in.headers["location"] == "/monitoring/dashboard?lang=en"
+        )
+        assert (await http.get(signed_in.headers["location"], headers=browser)).status_code == 200
+        # Never to another site: a crafted link's next is refused.
+        for elsewhere in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+            refused = await http.post(
+                "/login", data={"username": "analis.x", "password": "correct horse", "next": elsewhere}
+            )
+            assert refused.status_code == 422, elsewhere
+        assert 'name="next"' not in (await http.get("/login", params={"next": "//evil.example"})).text
+
+
 async def test_sign_in_gives_a_session_for_reads_and_a_token_for_commands(platform: FastAPI) -> None:
     await platform.state.accounts.create(
         "faskel.budi", "correct horse", Principal.of("faskel.budi", "national_admin"), "Budi"
