@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import context
+from shared.applied import router as applied_router
 from shared.consumer import Handler
 from shared.errors import DomainError, Unavailable
 from shared.migrations import Migrations
@@ -238,6 +239,7 @@ def create_app(
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(audit_router, responses=PROBLEM_RESPONSES)
+    app.include_router(applied_router, responses=PROBLEM_RESPONSES)
     for router in routers:
         app.include_router(router, responses=PROBLEM_RESPONSES)
     return app

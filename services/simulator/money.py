@@ -17,14 +17,14 @@ from typing import Any
 from services.ledger.loans import make_schedule, per_member_ceiling
 from services.simulator.commands import Calendar, Script, Stage, ref
 from services.simulator.community import CycleFacts, KsmFacts
-from services.simulator.synthetic import Village, days, month_end, rupiah
+from services.simulator.synthetic import Village, days, month_end, rupiah, share
 from shared.contracts.ledger import Instalment
 from shared.contracts.targeting import FiscalCategory, PeriodParameters
 
 LEDGER = Stage.LEDGER
 RULES = PeriodParameters()  # version 1 of the period's parameters: the defaults
 LEVELS = ("faskel", "korkot", "satker")
-REVOLVING_SHARE = 0.4  # of each tranche received, put into the UPK's revolving fund
+REVOLVING_PCT = 40  # of each tranche received, put into the UPK's revolving fund
 PROFILES = (("on time", 0.68), ("late", 0.22), ("defaulting", 0.10))
 LAG = {"late": (5, 75), "defaulting": (0, 40)}  # days after the due day a payment comes
 PURPOSES = {
@@ -143,8 +143,9 @@ class Money:
 
     def _allocate(self, year: int, cycle_year: int, day: date) -> None:
         rng = self.rng
-        total = rupiah(rng.uniform(150e6, 300e6) if cycle_year == 1 else rng.uniform(100e6, 250e6), 5_000_000)
-        swadaya = 0 if rng.random() < 0.3 else rupiah(total * rng.uniform(0.02, 0.08), 100_000)
+        low, high = (150_000_000, 300_000_000) if cycle_year == 1 else (100_000_000, 250_000_000)
+        total = rupiah(rng, low, high, 5_000_000)
+        swadaya = 0 if rng.random() < 0.3 else share(total, rng.randint(2, 8), 100_000)
         body = {
             "year": year,
             "total_rupiah": total,
@@ -244,7 +245,7 @@ class Money:
                 self.calendar.at(audited, partial(self._audit, year))
 
     def _capitalise(self, t: Tranche, day: date) -> None:
-        amount = rupiah(t.amount * REVOLVING_SHARE)
+        amount = share(t.amount, REVOLVING_PCT)
         body = {"source": t.source, "amount_rupiah": amount, "capitalised_on": day.isoformat()}
         self._add(day, "ledger.blm.capitalise", f"{self.books}/blm/{t.year}/revolving-fund", body)
         self.revolving += amount
@@ -267,8 +268,8 @@ class Money:
 
     def _grant(self, ksm: KsmFacts, day: date) -> None:
         rng = self.rng
-        low, high = (15e6, 60e6) if ksm.type == "lingkungan" else (5e6, 20e6)
-        amount = rupiah(rng.uniform(low, high), 500_000)
+        low, high = (15_000_000, 60_000_000) if ksm.type == "lingkungan" else (5_000_000, 20_000_000)
+        amount = rupiah(rng, low, high, 500_000)
         if self.grantable < amount:
             self.calendar.at(day + days(rng, 30, 60), partial(self._grant, ksm))
             return
@@ -307,7 +308,7 @@ class Money:
     def _approve(self, ksm: KsmFacts, profile: str, cycle: int, day: date) -> None:
         rng = self.rng
         ceiling = ksm.members * per_member_ceiling(RULES.loans, cycle)
-        principal = rupiah(ceiling * rng.uniform(0.4, 0.9), 50_000)
+        principal = share(ceiling, rng.randint(40, 90), 50_000)
         if self.revolving < principal:
             self.calendar.at(day + days(rng, 20, 40), partial(self._approve, ksm, profile, cycle))
             return
@@ -406,7 +407,7 @@ class Money:
 
     def _close(self, day: date) -> None:
         """The month's running costs, then the book closing at its end; the next month's in turn."""
-        cost = rupiah(self.rng.uniform(250_000, 750_000), 50_000)
+        cost = rupiah(self.rng, 250_000, 750_000, 50_000)
         if self.cash >= cost + 1_000_000:
             self.cash -= cost
             body = {

@@ -26,9 +26,15 @@ def days(rng: random.Random, low: int, high: int) -> timedelta:
     return timedelta(days=rng.randint(low, high))
 
 
-def rupiah(amount: float, unit: int = 1000) -> int:
-    """Whole rupiah rounded down to ``unit`` (BLM and loans are decided in round figures)."""
-    return max(unit, int(amount) // unit * unit)
+def rupiah(rng: random.Random, low: int, high: int, unit: int = 1000) -> int:
+    """A whole-rupiah amount from ``low`` to ``high`` in steps of ``unit`` (BLM and loans are decided in
+    round figures): integer arithmetic only, money is never a float."""
+    return rng.randint(max(low // unit, 1), max(high // unit, 1)) * unit
+
+
+def share(amount: int, percent: int, unit: int = 1000) -> int:
+    """``percent`` % of ``amount``, rounded down to ``unit`` (at least one unit)."""
+    return max(unit, amount * percent // 100 // unit * unit)
 
 
 def add_years(day: date, years: int) -> date:

@@ -4,7 +4,6 @@ JSON API, switch to English, download an export. Screenshots of each page are ke
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
@@ -27,30 +26,25 @@ BLM = f"/ledger/program-periods/KOTAKU/kelurahan/{KEL}/blm"
 ID, EN = Words("id"), Words("en")
 
 
-async def settled(http: httpx.AsyncClient) -> None:
-    """Until every service's outbox is published and every consumer has applied what is on its topics,
-    as the process's own metrics say, twice in a row (an event applied late in one round may add work
-    for a service read earlier in it)."""
-
-    async def quiet() -> bool:
-        for service in SERVICES:
-            for line in (await http.get(f"/{service}/metrics")).text.splitlines():
-                if line.startswith(("outbox_backlog{", "consumer_lag{")) and float(line.split()[-1]) != 0:
-                    return False  # NaN too: a consumer still joining
-        return True
-
-    async with asyncio.timeout(60):
-        rounds = 0
-        while rounds < 2:
-            rounds = rounds + 1 if await quiet() else 0
-            await asyncio.sleep(0.05)
+async def applied(http: httpx.AsyncClient, consumer: str, stream_id: str, version: int) -> None:
+    """The platform process waits, on its side, until ``consumer`` has applied the stream's version."""
+    service = consumer.split(".")[0]
+    response = await http.get(
+        f"/{service}/consumers/{consumer}/streams/{stream_id}", params={"version": version}
+    )
+    assert response.status_code == 200, response.text
 
 
 def over_http(http: httpx.AsyncClient) -> FastAPI:
     """What the journeys' ``synced`` asks of the in-process app (a consumer's wait for a stream), for a
-    platform running in another process: the wait is ``settled``."""
-    consumer = SimpleNamespace(wait_for_stream=lambda stream_id, version: settled(http))
-    service = SimpleNamespace(state=SimpleNamespace(runtime=SimpleNamespace(consumer=lambda name: consumer)))
+    platform running in another process: the same wait, over HTTP."""
+
+    def consumer(name: str) -> SimpleNamespace:
+        return SimpleNamespace(
+            wait_for_stream=lambda stream_id, version: applied(http, name, stream_id, version)
+        )
+
+    service = SimpleNamespace(state=SimpleNamespace(runtime=SimpleNamespace(consumer=consumer)))
     return cast(FastAPI, SimpleNamespace(state=SimpleNamespace(services=dict.fromkeys(SERVICES, service))))
 
 
@@ -83,8 +77,13 @@ async def seeded(embedded_platform: PlatformProcess) -> AsyncIterator[httpx.Asyn
                 http, f"{tranche}/verification/{level}", {"approved": True, "on": "2021-11-15"}, headers=who
             )
         await post(http, f"{tranche}/transfer", {"transferred_on": "2021-11-16", "reference": "SP2D 1"})
-        await post(http, f"{tranche}/receipt", {"received_on": "2021-11-17"})
-        await settled(http)
+        received = await post(http, f"{tranche}/receipt", {"received_on": "2021-11-17"})
+        # The dashboard's projection has everything once it has each topic's last event used here (a
+        # topic is one ordered partition in embedded mode): the verification, the Renta, the receipt.
+        facts = (await http.get("/monitoring/projections")).json()[0]["consumer"]
+        await applied(http, facts, f"kelurahan-sasaran-KOTAKU-{KEL}", 2)
+        await applied(http, facts, renta["stream_id"], renta["version"])
+        await applied(http, facts, received["stream_id"], received["version"])
         yield http
 
 

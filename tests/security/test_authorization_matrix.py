@@ -47,6 +47,18 @@ SHEET = "kelurahan_code,population,households,poor_households,source\n{code},500
 KECAMATAN_TABLE = "kecamatan_code,families,pra_ks_ks1_families,welfare_index\n{city}.01,1000,400,1.0\n"
 
 
+SERVICE_NAMES = ("targeting", "institutions", "ledger", "handover", "monitoring")
+
+
+def _applied(service: str) -> Callable[[str, int], Request]:
+    """Asks without waiting about a stream the consumer never saw: a 409 when allowed."""
+    return lambda city, n: Request(
+        "GET",
+        f"/consumers/{service}.authority/streams/none-{n}",
+        params={"version": "1", "wait_seconds": "0"},
+    )
+
+
 # One example request per endpoint, for a record in ``city`` (ignored by national endpoints); ``n``
 # makes each call's data fresh so a second call is not refused as a duplicate.
 Example = Callable[[str, int], Request]
@@ -120,6 +132,7 @@ EXAMPLES: dict[tuple[str, str, str], Example] = {
         (s, "GET", "/audit"): (lambda city, n: Request("GET", "/audit", params={"city": city}))
         for s in ("targeting", "institutions", "ledger", "handover", "monitoring")
     },
+    **{(s, "GET", "/consumers/{consumer}/streams/{stream_id}"): _applied(s) for s in SERVICE_NAMES},
 }
 
 
