@@ -31,6 +31,8 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.clock import day_of
@@ -480,17 +482,17 @@ class FactsProjection:
                 await self._stage(conn, event, p.city_code, STAGE_OF[type(p)], day)  # type: ignore[attr-defined]
 
     async def _progress(self, conn: AsyncConnection, event: RecordedEvent) -> None:
+        """Count the event and note when it was recorded: one statement on the hot path."""
         table = self.facts.progress
         topic = topic_of(event.source.rsplit("/", 1)[-1]) if event.source else "unknown"
+        insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        statement = insert(table).values(topic=topic, events=1, last_recorded_at=event.recorded_at)
         await conn.execute(
-            update(table)
-            .where(table.c.topic == topic)
-            .values(events=table.c.events + 1, last_recorded_at=event.recorded_at)
-        )
-        if (await conn.execute(table.select().where(table.c.topic == topic))).first() is None:
-            await conn.execute(
-                table.insert().values(topic=topic, events=1, last_recorded_at=event.recorded_at)
+            statement.on_conflict_do_update(
+                index_elements=["topic"],
+                set_={"events": table.c.events + 1, "last_recorded_at": statement.excluded.last_recorded_at},
             )
+        )
 
     async def _step(
         self, conn: AsyncConnection, p: Any, step: Step | str, year: int, day: Any, keep_first: bool = False
