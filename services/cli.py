@@ -57,16 +57,94 @@ def serve(
     service: Annotated[str, typer.Argument(help="targeting, institutions, ledger, handover or monitoring")],
     port: Annotated[int, typer.Option(envvar="PORT")] = 8000,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
+    role: Annotated[
+        str,
+        typer.Option(
+            envvar="P2KP_ROLE",
+            help="all (default), or one part: api (commands and queries), relay (publishes the outbox) "
+            "or consumers (consumers, projections and background workers)",
+        ),
+    ] = "all",
 ) -> None:
     """Start one service on its own (distributed mode: PostgreSQL and Kafka from P2KP_* settings)."""
     from services.platform import BUILDERS
 
-    if service not in BUILDERS:
-        raise typer.BadParameter(f"unknown service {service!r}; choose one of {', '.join(BUILDERS)}")
+    _known_service(service)
+    if role not in ROLES:
+        raise typer.BadParameter(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
     os.environ.setdefault("P2KP_MODE", "distributed")
+    os.environ["P2KP_ROLE"] = role
     settings = ServiceSettings()
     configure_logging(settings.log_level, settings.log_json)
     uvicorn.run(BUILDERS[service](), host=host, port=port, log_config=None, access_log=False)
+
+
+ROLES = ("all", "api", "relay", "consumers")
+
+
+def _known_service(service: str) -> None:
+    from services.platform import BUILDERS
+
+    if service not in BUILDERS:
+        raise typer.BadParameter(f"unknown service {service!r}; choose one of {', '.join(BUILDERS)}")
+
+
+@app.command()
+def migrate(
+    service: Annotated[str, typer.Argument(help="targeting, institutions, ledger, handover or monitoring")],
+) -> None:
+    """Bring one service's database schema to the latest version, then exit (a deployment's migration
+    job or init container). Safe to run twice and from several processes at once."""
+    from services.platform import BUILDERS
+    from shared.migrations import upgrade
+
+    _known_service(service)
+    os.environ.setdefault("P2KP_MODE", "distributed")
+    settings = ServiceSettings()
+    configure_logging(settings.log_level, settings.log_json)
+    runtime = BUILDERS[service]().state.runtime
+
+    async def go() -> None:
+        try:
+            await upgrade(runtime.engine, *runtime.migrations)
+        finally:
+            await runtime.engine.dispose()
+
+    asyncio.run(go())
+    typer.echo(f"{service}: schema up to date.")
+
+
+topics = typer.Typer(no_args_is_help=True, help="The platform's Kafka topics.")
+app.add_typer(topics, name="topics")
+
+
+@topics.command("create")
+def create_topics(
+    partitions: Annotated[int, typer.Option(min=1, max=1000, help="Partitions per event topic")] = 6,
+    replication_factor: Annotated[
+        int, typer.Option(min=1, max=10, help="Replicas per partition: 3 in production")
+    ] = 1,
+    min_insync_replicas: Annotated[
+        int, typer.Option(min=1, max=10, help="Replicas that must have a write before it is acknowledged: 2")
+    ] = 1,
+) -> None:
+    """Create every platform topic that is missing, kept forever (retention.ms=-1), on the brokers of
+    P2KP_KAFKA_BOOTSTRAP; report existing topics whose settings differ (exit 1), never change them."""
+    from shared.transport.topics import ensure_topics, platform_topics
+
+    if min_insync_replicas > replication_factor:
+        raise typer.BadParameter("--min-insync-replicas cannot exceed --replication-factor")
+    settings = ServiceSettings()
+    specs = platform_topics(partitions, min_insync_replicas)
+    report = asyncio.run(ensure_topics(settings.kafka_bootstrap, specs, replication_factor))
+    for name in report.created:
+        typer.echo(f"created  {name}")
+    for name in report.existing:
+        typer.echo(f"exists   {name}")
+    for topic, key, wanted, found in report.mismatched:
+        typer.echo(f"differs  {topic}: {key} is {found}, the platform wants {wanted}", err=True)
+    if report.mismatched:
+        raise typer.Exit(1)
 
 
 @app.command()

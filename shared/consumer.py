@@ -32,10 +32,11 @@ from shared.events import (
     utcnow,
 )
 from shared.transport import Message, Publisher, Received, Subscriber, TopicPartition
+from shared.transport.topics import dead_letter_topic
 
 log = structlog.get_logger(__name__)
 
-DEAD_LETTER_TOPIC = "p2kp.deadletter"
+DEAD_LETTER_TOPIC = "p2kp.deadletter"  # without P2KP_KAFKA_TOPIC_PREFIX
 
 
 class Handler(Protocol):
@@ -253,7 +254,7 @@ class ConsumerRunner:
             )
         )
         return Message(
-            topic=DEAD_LETTER_TOPIC,
+            topic=dead_letter_topic(),
             key=record.key or "",
             value=record.value,
             headers=(

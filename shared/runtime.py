@@ -25,12 +25,13 @@ from shared.settings import ServiceSettings
 from shared.transport import Publisher, Subscriber
 from shared.transport.embedded import EmbeddedBus, EmbeddedPublisher, EmbeddedSubscriber
 from shared.transport.kafka import KafkaPublisher, KafkaSubscriber
+from shared.transport.topics import event_topic
 
 log = structlog.get_logger(__name__)
 
 
 def topic_of(service: str) -> str:
-    return f"p2kp.{service}.events"
+    return event_topic(service)
 
 
 async def supervise(name: str, work: Callable[[], Awaitable[None]]) -> None:
@@ -110,23 +111,33 @@ class ServiceRuntime:
     def consumer(self, name: str) -> ConsumerRunner:
         return next(c for c in self.consumers if c.name == name)
 
+    def runs(self, part: str) -> bool:
+        """Whether this process runs ``part`` ("relay" or "consumers") of the service."""
+        return self.settings.role in ("all", part)
+
     async def start(self) -> None:
+        # Every role migrates: the migrations are idempotent and serialised by an advisory lock.
         await upgrade(self.engine, *self.migrations)
         for prepare in self.before_start:
             await prepare()
         await self.publisher.start()
-        self._tasks = [
-            asyncio.create_task(supervise(f"{self.name}-relay", self.relay.run), name=f"{self.name}-relay")
-        ]
-        self._tasks += [
-            asyncio.create_task(supervise(f"{self.name}-{c.name}", c.run), name=f"{self.name}-{c.name}")
-            for c in self.consumers
-        ]
-        self._tasks += [
-            asyncio.create_task(supervise(f"{self.name}-{w.name}", w.run), name=f"{self.name}-{w.name}")
-            for w in self.workers
-        ]
-        log.info("service.started", service=self.name, mode=self.settings.mode)
+        self._tasks = []
+        if self.runs("relay"):
+            self._tasks.append(
+                asyncio.create_task(
+                    supervise(f"{self.name}-relay", self.relay.run), name=f"{self.name}-relay"
+                )
+            )
+        if self.runs("consumers"):
+            self._tasks += [
+                asyncio.create_task(supervise(f"{self.name}-{c.name}", c.run), name=f"{self.name}-{c.name}")
+                for c in self.consumers
+            ]
+            self._tasks += [
+                asyncio.create_task(supervise(f"{self.name}-{w.name}", w.run), name=f"{self.name}-{w.name}")
+                for w in self.workers
+            ]
+        log.info("service.started", service=self.name, mode=self.settings.mode, role=self.settings.role)
 
     def runner_for(self, handler: Handler) -> ConsumerRunner:
         return ConsumerRunner(
@@ -141,9 +152,12 @@ class ServiceRuntime:
             await asyncio.wait([task], timeout=10)
             self._tasks.remove(task)
         self.consumers[self.consumers.index(old)] = new
-        self._tasks.append(
-            asyncio.create_task(supervise(f"{self.name}-{new.name}", new.run), name=f"{self.name}-{new.name}")
-        )
+        if self.runs("consumers"):
+            self._tasks.append(
+                asyncio.create_task(
+                    supervise(f"{self.name}-{new.name}", new.run), name=f"{self.name}-{new.name}"
+                )
+            )
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -165,6 +179,8 @@ class ServiceRuntime:
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"unavailable: {type(exc).__name__}"
-        if isinstance(self.publisher, KafkaPublisher):
+        # An api process needs only its database: commands land in the outbox, which the relay
+        # publishes when Kafka is back, so a broker outage must not take the API out of service.
+        if isinstance(self.publisher, KafkaPublisher) and self.settings.role != "api":
             checks["kafka"] = "ok" if await self.publisher.ping() else "unavailable"
         return checks

@@ -22,6 +22,11 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="P2KP_", env_file=".env", extra="ignore")
 
     mode: Literal["embedded", "distributed"] = "embedded"
+    # Which of a service's parts this process runs (distributed deployments split them): ``api``
+    # answers commands and queries, ``relay`` publishes the outbox, ``consumers`` runs the consumers
+    # and background workers (monitoring's projections, handover's deliveries); ``all`` runs the three.
+    # Every role serves /health, /ready and /metrics.
+    role: Literal["all", "api", "relay", "consumers"] = "all"
     environment: Literal["development", "production"] = "development"
     data_dir: Path = Path("var")
     kafka_bootstrap: str = "127.0.0.1:9092"

@@ -5,6 +5,7 @@ Order of preference: env URLs, then testcontainers when a Docker engine answers,
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import logging
 import os
@@ -16,6 +17,7 @@ from typing import Generic, TypeVar
 import pytest
 from sqlalchemy.engine import make_url
 
+from shared.transport.topics import ensure_topics, platform_topics
 from tests.harness import ServiceUnavailable, docker_engine_answers
 from tests.harness.kafka import DEFAULT_LIBS_DIR, KafkaBroker, LocalKafka, container_kafka
 from tests.harness.postgres import LocalPostgres, PostgresServer, container_postgres
@@ -235,8 +237,12 @@ def postgres() -> PostgresServer:
 
 @pytest.fixture(scope="session")
 def kafka() -> KafkaBroker:
-    """The session's Kafka broker (`.bootstrap`, `.version`, `.how`; `stop()`/`start()` if `can_restart`)."""
-    return KAFKA.require()
+    """The session's Kafka broker (`.bootstrap`, `.version`, `.how`; `stop()`/`start()` if `can_restart`),
+    with the platform's topics created as a deployment creates them (``p2kp topics create``): three
+    partitions each, so the tests see events of different streams interleave as production does."""
+    broker = KAFKA.require()
+    asyncio.run(ensure_topics(broker.bootstrap, platform_topics(3, 1), replication_factor=1))
+    return broker
 
 
 @pytest.fixture(scope="session")

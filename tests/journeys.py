@@ -38,13 +38,28 @@ async def post(
     return answer
 
 
+# The embedded platform (waited on in-process), or a client of separate processes (waited on through
+# each service's GET /consumers/{name}/streams/{id}?version=, which waits on the server).
+Platform = FastAPI | httpx.AsyncClient
+
+
 async def synced(
-    platform: FastAPI, accepted: dict[str, Any], consumer: str = "institutions.targeting"
+    platform: Platform, accepted: dict[str, Any], consumer: str = "institutions.targeting"
 ) -> None:
     """Wait until ``consumer`` has applied the stream version a command answered with."""
     service = consumer.split(".")[0]
-    runtime = platform.state.services[service].state.runtime
-    await runtime.consumer(consumer).wait_for_stream(accepted["stream_id"], accepted["version"])
+    stream, version = accepted["stream_id"], accepted["version"]
+    if isinstance(platform, FastAPI):
+        runtime = platform.state.services[service].state.runtime
+        await runtime.consumer(consumer).wait_for_stream(stream, version)
+        return
+    url = f"/{service}/consumers/{consumer}/streams/{stream}"
+    for _ in range(6):  # each request waits up to 10 s on the server
+        answer = await platform.get(url, params={"version": version, "wait_seconds": 10}, headers=ADMIN)
+        if answer.status_code == 200:
+            return
+        assert answer.status_code == 409, f"{url}: {answer.status_code} {answer.text}"
+    raise TimeoutError(f"{consumer} did not apply {stream} v{version} within a minute")
 
 
 def nik(kelurahan: str, n: int) -> str:
@@ -55,7 +70,12 @@ def nik(kelurahan: str, n: int) -> str:
 
 
 async def targeted(
-    http: httpx.AsyncClient, platform: FastAPI, kelurahan: str, households: int = 6, *, period: str = "KOTAKU"
+    http: httpx.AsyncClient,
+    platform: Platform,
+    kelurahan: str,
+    households: int = 6,
+    *,
+    period: str = "KOTAKU",
 ) -> list[str]:
     """Nominate and verify ``kelurahan``, survey ``households`` poor households onto a published PS-2
     list, and wait until the institutions service has all of it. Returns the household ids."""

@@ -19,6 +19,7 @@ from shared.consumer import upsert
 from shared.events import Actor, RecordedEvent, utcnow
 from shared.eventstore import EventStore
 from shared.transport import Message, Publisher
+from shared.transport.topics import city_topic
 
 log = structlog.get_logger(__name__)
 
@@ -70,11 +71,6 @@ async def feed_end(engine: AsyncEngine, city: str) -> int:
     async with engine.connect() as conn:
         found = await conn.execute(select(func.max(feed.c.seq)).where(feed.c.city_code == city))
         return int(found.scalar_one() or 0)
-
-
-def city_topic(city: str) -> str:
-    """A pemkot system that speaks Kafka reads its city's events here (e.g. ``p2kp.city.33-74.events``)."""
-    return f"p2kp.city.{city.replace('.', '-')}.events"
 
 
 class CityTopics:

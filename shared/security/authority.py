@@ -16,6 +16,7 @@ from shared.consumer import upsert
 from shared.contracts.handover import AuthorityReturned, AuthorityTransferred
 from shared.db import metadata
 from shared.events import RecordedEvent
+from shared.transport.topics import event_topic
 
 city_authority = Table(
     "city_authority",
@@ -35,7 +36,7 @@ class Holder(StrEnum):
 class AuthorityProjection:
     """Included in every service's runtime under ``<service>.authority``."""
 
-    topics = ("p2kp.handover.events",)
+    topics = (event_topic("handover"),)
 
     def __init__(self, service: str) -> None:
         self.name = f"{service}.authority"

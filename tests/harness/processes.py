@@ -50,6 +50,12 @@ class PlatformProcess:
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
+    def kill(self) -> None:
+        """SIGKILL, and reap it: no shutdown code runs."""
+        self.proc.kill()
+        self.proc.wait()
+        self._handle.close()
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)

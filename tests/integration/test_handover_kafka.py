@@ -17,7 +17,7 @@ from fastapi import FastAPI
 
 from services.handover.app import HandoverSettings
 from services.handover.app import build as build_handover
-from services.handover.handlers import city_topic
+from shared.transport.topics import city_topic
 from tests.harness.kafka import KafkaBroker, create_topics
 from tests.harness.postgres import PostgresServer
 from tests.harness.tokens import ADMIN, bearer
