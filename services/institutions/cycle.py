@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from enum import StrEnum
 
 from shared.aggregate import Aggregate
-from shared.contracts.cycle import YEARLY, Step
+from shared.contracts.cycle import Progress as Progress
+from shared.contracts.cycle import ScheduleItem as ScheduleItem
+from shared.contracts.cycle import Step, schedule
 from shared.contracts.institutions import (
     BkmConstituted,
     BkmCoordinatorChosen,
@@ -86,24 +88,6 @@ class BkmStatus(StrEnum):
     NOT_FORMED = "not formed"
     ACTIVE = "active"
     EXPIRED = "expired"  # the term lapsed without a re-election
-
-
-class Progress(StrEnum):
-    DONE = "done"
-    DONE_LATE = "done late"
-    LATE = "late"
-    DUE = "due"
-    ENDED = "not needed"  # after an RKM rejection
-
-
-@dataclass(frozen=True)
-class ScheduleItem:
-    step: Step
-    year: int | None
-    expected_on: date | None
-    done_on: date | None
-    progress: Progress
-    late_days: int
 
 
 @dataclass(frozen=True)
@@ -523,47 +507,10 @@ class KelurahanCycle(Aggregate):
         self, rules: CycleRules, targeted_on: date | None, today: date, period_ends_on: date | None = None
     ) -> list[ScheduleItem]:
         """Every step expected by ``today`` or within a year of it (and within the program period), with
-        how late each is or was. Steps done after ``today`` count as not done: the cycle as of that day."""
-        days = rules.schedule_days
-        start = self.started_on if self.started_on and self.started_on <= today else None
-        horizon = today + timedelta(365)
-        if period_ends_on is not None:
-            horizon = min(horizon, period_ends_on)
-        items: list[tuple[Step, int | None, date | None, date | None]] = []
-        first_due = targeted_on + timedelta(days[Step.SOSIALISASI_AWAL]) if targeted_on else None
-        items.append((Step.SOSIALISASI_AWAL, None, first_due, start))
-        for step in Step:
-            if step is Step.SOSIALISASI_AWAL:
-                continue
-            if step in YEARLY:
-                first = 1 if step is Step.RENTA else 2
-                done = self.renta if step is Step.RENTA else self.reviews
-                last_year = max([*done, self.year_of(today) + 1 if start else first])
-                for year in range(first, last_year + 1):
-                    expected = start + timedelta(days[step] + 365 * (year - first)) if start else None
-                    if year in done or expected is None or expected <= horizon:
-                        items.append((step, year, expected, done.get(year)))
-            else:
-                expected = start + timedelta(days[step]) if start else None
-                if step in self.done or expected is None or expected <= horizon:
-                    items.append((step, None, expected, self.done.get(step)))
-        return [
-            self._item(step, year, expected, done if done and done <= today else None, today)
-            for step, year, expected, done in items
-        ]
-
-    def _item(
-        self, step: Step, year: int | None, expected: date | None, done: date | None, today: date
-    ) -> ScheduleItem:
-        if done is not None:
-            late = max(0, (done - expected).days) if expected else 0
-            return ScheduleItem(
-                step, year, expected, done, Progress.DONE_LATE if late else Progress.DONE, late
-            )
-        if self.status is Status.REJECTED:
-            return ScheduleItem(step, year, expected, None, Progress.ENDED, 0)
-        late = max(0, (today - expected).days) if expected else 0
-        return ScheduleItem(step, year, expected, None, Progress.LATE if late else Progress.DUE, late)
+        how late each is or was (``shared.contracts.cycle.schedule``, which the dashboard uses too)."""
+        yearly = {Step.RENTA: self.renta, Step.REVIEW_PARTISIPATIF: self.reviews}
+        rejected = self.status is Status.REJECTED
+        return schedule(rules.schedule_days, targeted_on, self.done, yearly, rejected, today, period_ends_on)
 
     # --- events ---------------------------------------------------------------------------------------------
 
