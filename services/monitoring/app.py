@@ -10,6 +10,7 @@ from services.monitoring.api import router
 from services.monitoring.dashboard import STATIC
 from services.monitoring.dashboard import router as pages_router
 from services.monitoring.dashboard_api import router as dashboard_router
+from services.monitoring.exports import router as exports_router
 from services.monitoring.facts import FactsProjection, facts_tables
 from services.monitoring.generations import Generations
 from services.monitoring.projections import PROJECTIONS
@@ -29,7 +30,7 @@ def build(settings: ServiceSettings | None = None, bus: EmbeddedBus | None = Non
     app = service_app(
         "monitoring",
         settings or MonitoringSettings(),
-        routers=[router, dashboard_router, pages_router],
+        routers=[router, dashboard_router, exports_router, pages_router],
         handlers=[*PROJECTIONS, facts],
         migrations=[MIGRATIONS],
         bus=bus,

@@ -33,7 +33,7 @@ from services.monitoring.dashboard_api import (
     projections,
 )
 from services.monitoring.i18n import LANGUAGES, Lang, Words
-from services.monitoring.measures import YEAR_1, Measures, readiness_of
+from services.monitoring.measures import Measures, readiness_of
 from shared import regions
 from shared.contracts.handover import CITY_CODE, Stage
 from shared.contracts.targeting import KELURAHAN_CODE
@@ -89,6 +89,10 @@ class View:
 
     def export(self, table: str, fmt: str, within: str | None) -> str:
         return self.href(f"/exports/{table}.{fmt}", lang=None, within=within)
+
+    def progress(self, item: dict[str, Any]) -> str:
+        """A timeline step's status in words: done, done N days late, N days late, not yet due."""
+        return self.t(f"progress.{item['status']}", n=self.t.number(item["late_days"]))
 
     def static(self, name: str) -> str:
         return f"{self.base}/dashboard/static/{name}"
@@ -211,15 +215,9 @@ async def kelurahan_page(
         trend = await measures.par_trend(kelurahan_code)
         received = await measures.monthly_received(kelurahan_code)
     view = View(request, lang, as_of, on, f"/dashboard/kelurahan/{kelurahan_code}")
-    done = {s["step"] for s in figures["steps"]}
     city = regions.find(figures["city_code"])
     page = {
         "k": figures,
-        # The steps done in the order they were, then the year-1 steps still to come.
-        "timeline": [
-            *figures["steps"],
-            *({"step": str(s), "done_on": None} for s in YEAR_1 if str(s) not in done),
-        ],
         "trend": trend,
         "par_chart": charts.trend(
             [(view.t.day(p["as_of"]), p["par_pct"]) for p in trend],

@@ -1,17 +1,14 @@
 """The dashboard's data: every figure as of a day, within the caller's scope; data-as-of and lag;
-rebuilds; frozen reports; exports as CSV and XLSX."""
+rebuilds; frozen reports. The tables' exports are in ``exports.py``."""
 
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import json
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
-from openpyxl import Workbook
+from fastapi import APIRouter, Path, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
@@ -303,82 +300,3 @@ async def get_report(
         "figures": submitted,
         "corrections": _differences(submitted, now),
     }
-
-
-# --- exports ------------------------------------------------------------------------------------------------
-
-
-TABLES = ("cities", "portfolio", "handovers", "kelurahan")
-
-
-async def _table(
-    request: Request, guard: Guard, name: str, on: date, within: str | None
-) -> list[dict[str, Any]]:
-    if name == "cities":
-        rows = (await _figures(request, on, None, "overview", _within(guard, within)))["by_progress"]
-        return [
-            {k: v for k, v in r.items() if k != "ksm"} | {f"ksm_{t}": n for t, n in r["ksm"].items()}
-            for r in rows
-        ]
-    if name == "kelurahan":
-        if within is None or len(within) != 5:
-            raise InvalidInput("The kelurahan table is exported per city: give within=<city code>.")
-        await guard.check(within, hidden=f"There is no city {within}.")
-        return list((await _figures(request, on, None, "city", within))["kelurahan"])
-    return list(await _figures(request, on, None, name, _within(guard, within)))
-
-
-@router.get(
-    "/exports/{table}.{fmt}",
-    response_class=Response,
-    tags=["dashboard"],
-    summary="A dashboard table as CSV or XLSX, within the caller's scope",
-    responses={
-        200: {
-            "content": {
-                "text/csv": {},
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
-            }
-        }
-    },
-)
-async def export(
-    request: Request,
-    table: Annotated[str, Path(pattern=r"^(cities|portfolio|handovers|kelurahan)$")],
-    fmt: Annotated[str, Path(pattern=r"^(csv|xlsx)$")],
-    as_of: AsOf = None,
-    within: Within = None,
-    guard: Guard = Guarded(READ),
-) -> Response:
-    on = _on(as_of)
-    rows = await _table(request, guard, table, on, within)
-    columns = list(rows[0]) if rows else ["empty"]
-    name = f"p2kp-{table}-{on}"
-    if fmt == "csv":
-        text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        return Response(
-            text.getvalue(),
-            media_type="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-        )
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = table
-    sheet.append(columns)
-    for row in rows:
-        sheet.append([_cell(row.get(c)) for c in columns])
-    out = io.BytesIO()
-    book.save(out)
-    return Response(
-        out.getvalue(),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
-    )
-
-
-def _cell(value: Any) -> Any:
-    return value if value is None or isinstance(value, int | float | str | date) else str(value)

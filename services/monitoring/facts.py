@@ -43,6 +43,7 @@ from shared.contracts import ledger as lg
 from shared.contracts import targeting as t
 from shared.contracts.cycle import Step
 from shared.events import DomainEvent, RecordedEvent
+from shared.periods import PeriodTables
 from shared.runtime import topic_of
 
 TOPICS = tuple(topic_of(s) for s in ("targeting", "institutions", "ledger", "handover"))
@@ -67,11 +68,19 @@ class Facts:
     audits: Table
     stages: Table
     readiness: Table
+    cycles: Table
+    periods: Table
+    parameters: Table
     progress: Table
 
     @property
     def tables(self) -> list[Table]:
         return [x for x in self.__dict__.values() if isinstance(x, Table)]
+
+    @property
+    def period_tables(self) -> PeriodTables:
+        """The program periods and their parameter versions, kept as every consuming service keeps them."""
+        return PeriodTables(self.periods, self.parameters)
 
 
 def _kel(*extra: Column[Any]) -> list[Column[Any]]:
@@ -218,6 +227,28 @@ def facts_tables(generation: int) -> Facts:
             Column("position", BigInteger, nullable=False),
             Column("criteria", Text, nullable=False),  # the scorecard, as JSON
         ),
+        # What the cycle's schedule needs besides its steps: the parameters version its sosialisasi awal
+        # named, and the day the community rejected the program at the RKM (which ends the cycle).
+        cycles=Table(
+            f"cycles{g}",
+            m,
+            *_kel(Column("parameters_version", Integer), Column("rkm_rejected_on", Date)),
+        ),
+        # The shape of shared.periods.PeriodTables, under this generation's names.
+        periods=Table(
+            f"periods{g}",
+            m,
+            Column("code", String(32), primary_key=True),
+            Column("starts_on", Date, nullable=False),
+            Column("ends_on", Date, nullable=False),
+        ),
+        parameters=Table(
+            f"parameters{g}",
+            m,
+            Column("period_code", String(32), primary_key=True),
+            Column("version", Integer, primary_key=True),
+            Column("parameters", Text, nullable=False),  # PeriodParameters as JSON
+        ),
         progress=Table(
             f"progress{g}",
             m,
@@ -265,6 +296,8 @@ class FactsProjection:
         f, p = self.facts, event.payload
         await self._progress(conn, event)
         match p:
+            case t.ProgramPeriodRegistered() | t.ProgramParametersSet():
+                await f.period_tables.keep(conn, p)
             case (
                 t.KelurahanNominated()
                 | t.KelurahanVerified()
@@ -337,6 +370,10 @@ class FactsProjection:
                 step = MEETING_STEPS[type(p)]
                 await self._step(conn, p, step, 0, p.meeting.held_on)
                 await self._meeting(conn, event, step, p.meeting)
+                if isinstance(p, i.SosialisasiAwalHeld):
+                    await self._cycle(conn, p, parameters_version=p.parameters_version)
+                elif isinstance(p, i.RkmHeld) and p.decision is i.RkmDecision.REJECTED:
+                    await self._cycle(conn, p, rkm_rejected_on=p.meeting.held_on)
             case i.KsmRegistered():
                 await upsert(
                     conn,
@@ -508,6 +545,10 @@ class FactsProjection:
             .where(*_on_key(targets, _key(p)), targets.c.targeted_on > day)
             .values(targeted_on=day)
         )
+
+    async def _cycle(self, conn: AsyncConnection, p: Any, **values: Any) -> None:
+        row = {**_key(p), "city_code": p.kelurahan_code[:5], **values}
+        await upsert(conn, self.facts.cycles, row, ("period_code", "kelurahan_code"))
 
     async def _unit(self, conn: AsyncConnection, p: Any) -> None:
         """A unit formed; the step is done when UPK, UPL and UPS all are, on the day the last was."""

@@ -17,6 +17,11 @@ to divide by):
   audited; ``members_off_ps2`` = KSM members flagged off the PS-2 list; ``bkm_women_below_target``.
 - sumber daya (resources): ``facilitators`` (distinct facilitators at meetings), ``relawan_per_kelurahan``,
   ``blm_received_per_kelurahan`` (rupiah).
+
+Each kelurahan's cycle against its expected schedule (``timeline.py``): per step its expected day, the
+day it was done and its status (done, done late by N days, late by N days, not yet due); per kelurahan
+``late_steps`` (done late or late now) and ``overdue_steps`` (late now); per city, among the barriers,
+``overdue_steps`` over its targets and ``kelurahan_overdue``, the targets with at least one.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.monitoring.facts import Facts
+from services.monitoring.timeline import Timeline, timelines
 from shared import regions
 from shared.contracts.cycle import Step
 
@@ -225,8 +231,10 @@ class Measures:
         f, on = self.f, self.on
         found = [c for c in await self.cities(city) if c.city_code == city]
         summary = asdict(found[0]) if found else asdict(CityFigures(city, _name(city)))
-        targets = [row[0] for row in await self.conn.execute(self._targets(city))]
+        rows = (await self.conn.execute(self._targets(city))).all()
+        targets = [row.kelurahan_code for row in rows]
         n = len(targets)
+        cycles = await timelines(self.conn, f, on, [(r.period_code, r.kelurahan_code) for r in rows])
         meetings = (
             await self.conn.execute(
                 select(
@@ -301,8 +309,8 @@ class Measures:
                     "blm_received_per_kelurahan": summary["blm_received"] // n if n else None,
                 },
             },
-            "barriers": await self.barriers(city, targets),
-            "kelurahan": await self.kelurahan_rows(city, targets),
+            "barriers": await self.barriers(city, targets, cycles),
+            "kelurahan": await self.kelurahan_rows(city, targets, cycles),
         }
 
     async def _count(self, query: Any) -> int:
@@ -332,9 +340,10 @@ class Measures:
             1 for got, lpj in rows if lpj is not None and lpj <= self.on and (lpj - got).days <= LPJ_DAYS
         )
 
-    async def barriers(self, city: str, targets: list[str]) -> dict[str, Any]:
-        """Where the city is stuck: the longest-waiting next step, tranches waiting for transfer or LPJ,
-        DDUB committed but not received, and whether its handover has started."""
+    async def barriers(self, city: str, targets: list[str], cycles: list[Timeline]) -> dict[str, Any]:
+        """Where the city is stuck: the longest-waiting next step, the steps past their expected day and
+        not done (``overdue_steps``, in ``kelurahan_overdue`` of its targets), tranches waiting for
+        transfer, DDUB committed but not received, and whether its handover has started."""
         f, on = self.f, self.on
         waiting: list[dict[str, Any]] = []
         for kel in targets:
@@ -378,6 +387,8 @@ class Measures:
         stage = (await self._stages()).get(city, "not started")
         return {
             "longest_waiting": waiting[:10],
+            "overdue_steps": sum(c.overdue_steps for c in cycles),
+            "kelurahan_overdue": len({c.kelurahan_code for c in cycles if c.overdue_steps}),
             "tranches_waiting_transfer": [
                 {"kelurahan_code": k, "source": s, "tranche": n, "waiting_days": (on - asked).days}
                 for k, s, n, asked in stuck
@@ -386,9 +397,15 @@ class Measures:
             "handover_not_started": stage == "not started",
         }
 
-    async def kelurahan_rows(self, city: str, targets: list[str]) -> list[dict[str, Any]]:
+    async def kelurahan_rows(
+        self, city: str, targets: list[str], cycles: list[Timeline]
+    ) -> list[dict[str, Any]]:
         f, on = self.f, self.on
         closings = {r["kelurahan_code"]: r for r in await self._latest_closings(city)}
+        late: dict[str, tuple[int, int]] = {}
+        for c in cycles:
+            before = late.get(c.kelurahan_code, (0, 0))
+            late[c.kelurahan_code] = (before[0] + c.late_steps, before[1] + c.overdue_steps)
         rows = []
         for kel in sorted(targets):
             done = await self._count(
@@ -409,6 +426,8 @@ class Measures:
                     "kelurahan_code": kel,
                     "name": _name(kel),
                     "steps_done": done,
+                    "late_steps": late.get(kel, (0, 0))[0],
+                    "overdue_steps": late.get(kel, (0, 0))[1],
                     "bkm_active": bool(bkm),
                     "outstanding": closing["outstanding"] if closing else 0,
                     "par_pct": closing["par_pct"] if closing else None,
@@ -448,33 +467,6 @@ class Measures:
                 .group_by(f.ksm.c.type)
             )
         }
-        blm = [
-            dict(r)
-            for r in (
-                await self.conn.execute(
-                    select(f.blm.c.year, f.blm.c.source, f.blm.c.amount)
-                    .where(f.blm.c.kelurahan_code == kel, f.blm.c.allocated_on <= on)
-                    .order_by(f.blm.c.year, f.blm.c.source)
-                )
-            ).mappings()
-        ]
-        tranches = [
-            {
-                "year": r.year,
-                "source": r.source,
-                "tranche": r.tranche,
-                "amount": r.amount,
-                "received_on": r.received_on if r.received_on and r.received_on <= on else None,
-                "lpj_accepted_on": r.lpj_accepted_on
-                if r.lpj_accepted_on and r.lpj_accepted_on <= on
-                else None,
-            }
-            for r in await self.conn.execute(
-                select(f.tranches)
-                .where(f.tranches.c.kelurahan_code == kel, f.tranches.c.requested_on <= on)
-                .order_by(f.tranches.c.year, f.tranches.c.source, f.tranches.c.tranche)
-            )
-        ]
         grants = await self._count(
             select(func.sum(f.grants.c.amount)).where(
                 f.grants.c.kelurahan_code == kel, f.grants.c.disbursed_on <= on
@@ -486,20 +478,23 @@ class Measures:
             )
         )
         closing = next((r for r in await self._latest_closings(kel[:5]) if r["kelurahan_code"] == kel), None)
+        cycle = await self.cycle_of(kel)
         return {
             "as_of": on,
             "kelurahan_code": kel,
             "name": _name(kel),
             "city_code": kel[:5],
             "steps": steps,
+            "cycle": cycle.summary(),
+            "timeline": cycle.rows(),
             "bkm": {
                 "status": "active" if bkm and bkm["ends_on"] > on else ("expired" if bkm else "not formed"),
                 "term_ends_on": bkm["ends_on"] if bkm else None,
                 "women_pct": bkm["women_pct"] if bkm else None,
             },
             "ksm": ksm,
-            "blm": blm,
-            "tranches": tranches,
+            "blm": await self.blm(kel),
+            "tranches": await self.tranches(kel),
             "grants_disbursed": grants,
             "loans_disbursed": loans,
             "upk": {k: v for k, v in closing.items() if k not in ("city_code", "kelurahan_code")}
@@ -507,6 +502,90 @@ class Measures:
             else None,
             "handover_stage": (await self._stages()).get(kel[:5], "not started"),
         }
+
+    async def cycle_of(self, kel: str) -> Timeline:
+        """The kelurahan's cycle in the period asked for, else in the period it was last targeted in
+        (nominated counts: its steps then wait for their anchor), else in the period of its steps."""
+        f = self.f
+        period = self.period
+        if period is None:
+            t = f.targets.c
+            period = (
+                await self.conn.execute(
+                    select(t.period_code)
+                    .where(t.kelurahan_code == kel)
+                    .order_by(t.targeted_on.desc().nulls_last(), t.period_code.desc())
+                    .limit(1)
+                )
+            ).scalar()
+        if period is None:
+            s = f.steps.c
+            period = (
+                await self.conn.execute(
+                    select(s.period_code).where(s.kelurahan_code == kel).order_by(s.done_on.desc()).limit(1)
+                )
+            ).scalar()
+        [cycle] = await timelines(self.conn, f, self.on, [(period, kel)])
+        return cycle
+
+    # --- tables of kelurahan within a region (a city or smaller), for the pages and the exports -----
+
+    async def timeline_rows(self, region: str) -> list[dict[str, Any]]:
+        """Every step of the cycle of each target kelurahan in ``region`` (of a kelurahan: its page's)."""
+        if region.count(".") == 3:  # a kelurahan code
+            cycles = [await self.cycle_of(region)]
+        else:
+            targets = self._targets().subquery()
+            pairs = await self.conn.execute(
+                select(targets.c.period_code, targets.c.kelurahan_code)
+                .where(_under(targets.c.kelurahan_code, region))
+                .order_by(targets.c.kelurahan_code, targets.c.period_code)
+            )
+            cycles = await timelines(self.conn, self.f, self.on, [(p, k) for p, k in pairs])
+        return [
+            {"kelurahan_code": c.kelurahan_code, "period_code": c.period_code, **row}
+            for c in cycles
+            for row in c.rows()
+        ]
+
+    async def blm(self, region: str) -> list[dict[str, Any]]:
+        """BLM allocated by the day, per kelurahan, year and funding source."""
+        b = self.f.blm.c
+        rows = await self.conn.execute(
+            select(b.kelurahan_code, b.period_code, b.year, b.source, b.amount)
+            .where(_under(b.kelurahan_code, region), b.allocated_on <= self.on)
+            .order_by(b.kelurahan_code, b.period_code, b.year, b.source)
+        )
+        return [dict(r) for r in rows.mappings()]
+
+    async def tranches(self, region: str) -> list[dict[str, Any]]:
+        """Each tranche requested by the day, per kelurahan, year and source, with the days of its
+        steps done by then."""
+        tr = self.f.tranches.c
+        rows = await self.conn.execute(
+            select(self.f.tranches)
+            .where(_under(tr.kelurahan_code, region), tr.requested_on <= self.on)
+            .order_by(tr.kelurahan_code, tr.period_code, tr.year, tr.source, tr.tranche)
+        )
+        days = ("requested_on", "transferred_on", "received_on", "lpj_accepted_on")
+        return [
+            {
+                **{k: r[k] for k in ("kelurahan_code", "period_code", "year", "source", "tranche", "amount")},
+                **{d: r[d] if r[d] and r[d] <= self.on else None for d in days},
+            }
+            for r in rows.mappings()
+        ]
+
+    async def ksm_counts(self, region: str) -> list[dict[str, Any]]:
+        """KSM registered by the day, per kelurahan and type."""
+        k = self.f.ksm.c
+        rows = await self.conn.execute(
+            select(k.kelurahan_code, k.type, func.count().label("ksm"))
+            .where(_under(k.kelurahan_code, region), k.registered_on <= self.on)
+            .group_by(k.kelurahan_code, k.type)
+            .order_by(k.kelurahan_code, k.type)
+        )
+        return [dict(r) for r in rows.mappings()]
 
     async def portfolio(self, within: str | None = None) -> list[dict[str, Any]]:
         rows = await self._latest_closings()
@@ -574,13 +653,14 @@ class Measures:
             year, month = (year + 1, 1) if month == 12 else (year, month + 1)
         return series
 
-    async def par_trend(self, kel: str) -> list[dict[str, Any]]:
-        """The kelurahan's UPK at each book closing up to the day: outstanding, PAR, PAR30 and PAR90."""
+    async def par_trend(self, region: str) -> list[dict[str, Any]]:
+        """Each UPK of ``region`` (a kelurahan: its own) at each book closing up to the day:
+        outstanding, PAR, PAR30 and PAR90."""
         c = self.f.closings.c
         rows = await self.conn.execute(
-            select(c.as_of, c.outstanding, c.par_pct, c.par30_pct, c.par90_pct)
-            .where(c.kelurahan_code == kel, c.as_of <= self.on)
-            .order_by(c.as_of)
+            select(c.kelurahan_code, c.as_of, c.outstanding, c.par_pct, c.par30_pct, c.par90_pct)
+            .where(_under(c.kelurahan_code, region), c.as_of <= self.on)
+            .order_by(c.kelurahan_code, c.as_of)
         )
         return [dict(r) for r in rows.mappings()]
 

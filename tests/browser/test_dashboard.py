@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from types import SimpleNamespace
-from typing import cast
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from playwright.async_api import Page, expect
 
 from services.monitoring.i18n import Words
@@ -20,7 +17,6 @@ from tests.harness.processes import PlatformProcess
 from tests.harness.tokens import ADMIN, bearer
 from tests.journeys import cycle_to_renta, post, registered_period, synced, targeted
 
-SERVICES = ("targeting", "institutions", "ledger", "handover", "monitoring")
 CITY, KEL = "33.74", "33.74.10.1004"
 BLM = f"/ledger/program-periods/KOTAKU/kelurahan/{KEL}/blm"
 ID, EN = Words("id"), Words("en")
@@ -35,29 +31,15 @@ async def applied(http: httpx.AsyncClient, consumer: str, stream_id: str, versio
     assert response.status_code == 200, response.text
 
 
-def over_http(http: httpx.AsyncClient) -> FastAPI:
-    """What the journeys' ``synced`` asks of the in-process app (a consumer's wait for a stream), for a
-    platform running in another process: the same wait, over HTTP."""
-
-    def consumer(name: str) -> SimpleNamespace:
-        return SimpleNamespace(
-            wait_for_stream=lambda stream_id, version: applied(http, name, stream_id, version)
-        )
-
-    service = SimpleNamespace(state=SimpleNamespace(runtime=SimpleNamespace(consumer=consumer)))
-    return cast(FastAPI, SimpleNamespace(state=SimpleNamespace(services=dict.fromkeys(SERVICES, service))))
-
-
 @pytest.fixture(scope="module")
 async def seeded(embedded_platform: PlatformProcess) -> AsyncIterator[httpx.AsyncClient]:
     """A kelurahan of Semarang through its year-1 cycle with its first BLM tranche received; the
     national admin's client to the process, for the JSON API's figures."""
     async with httpx.AsyncClient(base_url=embedded_platform.base, headers=ADMIN, timeout=30) as http:
-        platform = over_http(http)
         await registered_period(http)
-        await targeted(http, platform, KEL, households=3)
+        await targeted(http, http, KEL, households=3)  # the journeys wait on the server's checkpoints
         renta = (await cycle_to_renta(http, KEL, year=2021))["renta"]
-        await synced(platform, renta, consumer="ledger.facts")
+        await synced(http, renta, consumer="ledger.facts")
         allocation = {
             "year": 2021,
             "total_rupiah": 120_000_000,
@@ -146,6 +128,18 @@ async def test_national_analyst_drills_from_the_overview_to_a_kelurahan_and_down
         ID.label("bkm", kelurahan["bkm"]["status"])
     )
     await expect(page.locator(".timeline li.done")).to_have_count(len(kelurahan["steps"]))
+    # Its cycle against the schedule: the PJM, expected on 8 October 2021, was held 12 days late; the
+    # steps past their day and not done are marked late, as the JSON API counts them.
+    pjm = page.locator('.timeline li[data-step="pjm"]')
+    await expect(pjm).to_have_attribute("data-status", "done late")
+    await expect(pjm.locator(".progress")).to_have_text(ID("progress.done late", n=ID.number(12)))
+    await expect(pjm.locator(".expected time")).to_have_text(ID.day("2021-10-08"))
+    await expect(page.locator(".timeline li.late:not(.done)")).to_have_count(
+        kelurahan["cycle"]["overdue_steps"]
+    )
+    await expect(page.locator('[data-figure="overdue_steps"]')).to_have_text(
+        ID.number(kelurahan["cycle"]["overdue_steps"])
+    )
     await snapshot(page, "kelurahan")
 
     # In English: the same figures, written the English way.

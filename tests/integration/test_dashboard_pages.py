@@ -100,6 +100,19 @@ def shown(text: str, figure: str, attribute: str = "data-figure") -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", found.group(1))).strip()
 
 
+def timeline_item(text: str, step: str, year: int | None) -> tuple[str, int, str]:
+    """A step of the kelurahan page's timeline: its status, its days late and its words."""
+    found = re.search(
+        rf'<li class="[^"]*" data-step="{step}" data-year="{year or ""}" data-status="([^"]+)" '
+        r'data-late-days="(\d+)">(.*?)</li>',
+        text,
+        re.S,
+    )
+    assert found, f"no {step} {year} in the timeline"
+    words = html.unescape(re.sub(r"<[^>]+>", " ", found.group(3)))
+    return found.group(1), int(found.group(2)), " ".join(words.split())
+
+
 def row(text: str, attribute: str, code: str) -> str:
     found = re.search(rf'<tr {attribute}="{re.escape(code)}">(.*?)</tr>', text, re.S)
     assert found, f"no row for {code}"
@@ -149,6 +162,8 @@ async def test_every_page_shows_the_json_apis_figures_in_both_languages(
         )
         assert shown(text, "ddub_unpaid") == t.rupiah(city["barriers"]["ddub_unpaid"])
         assert shown(text, "handover_not_started") == t("no")
+        assert shown(text, "overdue_steps") == t.number(city["barriers"]["overdue_steps"])
+        assert shown(text, "kelurahan_overdue") == t.number(city["barriers"]["kelurahan_overdue"])
         [kel_row] = city["kelurahan"]
         cells = row(text, "data-kelurahan", KEL)
         assert t.rupiah(kel_row["outstanding"]) in cells and t.percent(kel_row["par_pct"]) in cells
@@ -157,6 +172,16 @@ async def test_every_page_shows_the_json_apis_figures_in_both_languages(
         text = await page(http, f"/kelurahan/{KEL}", lang)
         for step in kelurahan["steps"]:
             assert t.day(step["done_on"]) in text and t.label("step", step["step"]) in text
+        # The timeline: each step with its expected day and how late it is or was, as the JSON says.
+        assert len(re.findall(r'<li class="[^"]*" data-step=', text)) == len(kelurahan["timeline"])
+        for item in kelurahan["timeline"]:
+            status, late, words = timeline_item(text, item["step"], item["year"])
+            assert (status, late) == (item["status"], item["late_days"])
+            assert t.day(item["expected_on"]) in words and t.label("step", item["step"]) in words
+        assert "done late" in timeline_item(text, "pjm", None)[0]
+        assert t("progress.done late", n="12") in timeline_item(text, "pjm", None)[2]
+        assert shown(text, "overdue_steps") == t.number(kelurahan["cycle"]["overdue_steps"])
+        assert shown(text, "late_steps") == t.number(kelurahan["cycle"]["late_steps"])
         assert shown(text, "bkm_status") == t.label("bkm", kelurahan["bkm"]["status"])
         assert shown(text, "loans_disbursed") == t.rupiah(kelurahan["loans_disbursed"]) == t.rupiah(5_000_000)
         assert shown(text, "grants_disbursed") == t.rupiah(kelurahan["grants_disbursed"])
@@ -195,13 +220,43 @@ async def test_as_of_a_past_day_the_pages_show_that_days_figures(
     assert 'href="/monitoring/exports/kelurahan.csv?as_of=2021-11-14&amp;within=33.74"' in english
 
 
+def export_links(text: str) -> dict[str, str]:
+    return {
+        name: html.unescape(link)
+        for link, name in re.findall(r'href="([^"]+)"[^>]*data-export="([^"]+)"', text)
+    }
+
+
 async def test_the_pages_exports_are_the_callers_tables(http: httpx.AsyncClient, platform: FastAPI) -> None:
     await drive_a_kelurahan(http, platform)
     text = await page(http, f"/cities/{CITY}", "id")
-    link = html.unescape(re.findall(r'href="([^"]+)"[^>]*data-export="kelurahan.csv"', text)[0])
+    link = export_links(text)["kelurahan.csv"]
     csv = await http.get(link)
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
     assert KEL in csv.text
+    # Every table of the city and kelurahan pages has its two exports, of the page's day and region.
+    city = export_links(await page(http, f"/cities/{CITY}", "en", as_of="2022-05-01"))
+    kelurahan = export_links(await page(http, f"/kelurahan/{KEL}", "id", as_of="2022-05-01"))
+    tables = {name.split(".")[0] for name in (*city, *kelurahan)}
+    assert tables == {
+        "kelurahan",
+        "factors",
+        "barriers",
+        "timeline",
+        "ksm",
+        "blm",
+        "tranches",
+        "par-trend",
+        "portfolio",
+    }
+    for name, link in (*city.items(), *kelurahan.items()):
+        assert "as_of=2022-05-01" in link and (f"within={CITY}" in link or f"within={KEL}" in link), link
+        answer = await http.get(link)
+        assert answer.status_code == 200, (name, answer.text)
+        if name.endswith(".csv"):
+            assert answer.headers["content-type"].startswith("text/csv") and CITY in answer.text, name
+        else:
+            assert answer.content[:2] == b"PK", name
     overview = await page(http, "", "en")
     xlsx = html.unescape(re.findall(r'href="([^"]+)"[^>]*data-export="portfolio.xlsx"', overview)[0])
     assert (await http.get(xlsx)).content[:2] == b"PK"  # a zip: the workbook

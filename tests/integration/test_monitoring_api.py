@@ -1,10 +1,12 @@
 """Monitoring through the embedded platform: every figure projected from the services' events and
-asked as of a day, a frozen report whose later corrections show as differences, a rebuild that equals
-the live model and serves while it runs, and exports within the caller's scope."""
+asked as of a day, each kelurahan's cycle against its expected schedule, a frozen report whose later
+corrections show as differences, a rebuild that equals the live model and serves while it runs, and
+exports of every table within the caller's scope."""
 
 from __future__ import annotations
 
 import asyncio
+import csv
 import io
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,11 +23,20 @@ from shared.settings import ServiceSettings
 from tests.harness.tokens import ADMIN, bearer
 from tests.integration.test_ledger_api import tranche_through
 from tests.integration.test_targeting_api import problem
-from tests.journeys import cycle_to_renta, eligible_ksm, hand_over, post, registered_period, targeted
+from tests.journeys import (
+    cycle_to_renta,
+    eligible_ksm,
+    hand_over,
+    meeting,
+    post,
+    registered_period,
+    targeted,
+)
 
 KEL, CITY = "33.74.10.1004", "33.74"
 M = "/monitoring"
 LEDGER = f"/ledger/program-periods/KOTAKU/kelurahan/{KEL}"
+CYCLE = f"/institutions/program-periods/KOTAKU/kelurahan/{KEL}"
 
 
 @pytest.fixture
@@ -190,6 +201,8 @@ async def test_a_rebuild_equals_the_live_model_and_serves_while_it_runs(
     await quiesce(platform)
     g = generations(platform)
     before = await get(http, f"{M}/overview", as_of="2022-05-01")
+    timeline = (await get(http, f"{M}/kelurahan/{KEL}", as_of="2022-05-01"))["timeline"]
+    assert any(s["expected_on"] for s in timeline)
     live = g.facts
     rebuilding = asyncio.create_task(g.rebuild())
     during = await get(http, f"{M}/overview", as_of="2022-05-01")  # the old generation serves meanwhile
@@ -198,10 +211,12 @@ async def test_a_rebuild_equals_the_live_model_and_serves_while_it_runs(
     running = [t.get_name() for t in g.runtime._tasks if "monitoring.facts" in t.get_name() and not t.done()]
     assert running == [f"monitoring-monitoring.facts.g{g.facts.generation}"]  # the old consumer stopped
     async with g.runtime.engine.connect() as conn:
-        assert await digest(conn, g.facts) == await digest(
-            conn, live
-        )  # the rebuilt model equals the live one
+        rebuilt = await digest(conn, g.facts)
+        assert rebuilt == await digest(conn, live)  # the rebuilt model equals the live one
+    # ...every table of it, the schedule's inputs too (the cycles, the periods and their parameters).
+    assert {"cycles", "periods", "parameters", "steps", "targets"} <= set(rebuilt)
     assert during == before == await get(http, f"{M}/overview", as_of="2022-05-01")
+    assert timeline == (await get(http, f"{M}/kelurahan/{KEL}", as_of="2022-05-01"))["timeline"]
     # New events go on into the new generation.
     audit = {
         "year": 2021,
@@ -242,3 +257,221 @@ async def test_exports_and_reads_keep_to_the_callers_scope(
     assert [c["city_code"] for c in narrowed.json()["by_progress"]] == [CITY]
     assert "before them" in problem(await http.get(f"{M}/overview", params={"as_of": "1900-01-01"}), 422)
     assert "per city" in problem(await http.get(f"{M}/exports/kelurahan.csv"), 422)
+
+
+# --- the cycle against its schedule ---------------------------------------------------------------------
+
+
+def by_step(page: dict[str, Any]) -> dict[tuple[str, int | None], dict[str, Any]]:
+    return {(s["step"], s["year"]): s for s in page["timeline"]}
+
+
+def step(expected: str | None, done: str | None, status: str, late: int = 0) -> dict[str, Any]:
+    return {"expected_on": expected, "done_on": done, "status": status, "late_days": late}
+
+
+def judged(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: item[k] for k in ("expected_on", "done_on", "status", "late_days")}
+
+
+async def test_the_kelurahan_timeline_judges_each_step_against_its_expected_day_as_of_a_day(
+    http: httpx.AsyncClient, platform: FastAPI
+) -> None:
+    # The journeys' cycle: sosialisasi awal on 11 January 2021 (day 0), each year-1 step on or before
+    # its day (the period's default schedule) but the PJM, expected on day 270 (8 October), held on
+    # 20 October; the Renta of year 1 on 1 November.
+    await targeted(http, platform, KEL, households=3)
+    await cycle_to_renta(http, KEL)
+    await quiesce(platform)
+
+    october = await get(http, f"{M}/kelurahan/{KEL}", as_of="2021-10-15")
+    steps = {k: judged(v) for k, v in by_step(october).items()}
+    # The kelurahan counts as a target from its cycle's first step (its verification was recorded
+    # today, after the fact): the sosialisasi awal was expected 30 days after it.
+    assert steps[("sosialisasi-awal", None)] == step("2021-02-10", "2021-01-11", "done")
+    assert steps[("bkm-election", None)] == step("2021-07-10", "2021-07-05", "done")
+    assert steps[("pjm", None)] == step("2021-10-08", None, "late", 7)
+    assert steps[("renta", 1)] == step("2021-11-07", None, "due")  # not yet due
+    assert october["cycle"] == {
+        "period_code": "KOTAKU",
+        "targeted_on": "2021-01-11",
+        "parameters_version": 1,
+        "ended": False,
+        "late_steps": 1,
+        "overdue_steps": 1,
+    }
+
+    december = await get(http, f"{M}/kelurahan/{KEL}", as_of="2022-12-01")
+    steps = {k: judged(v) for k, v in by_step(december).items()}
+    assert steps[("pjm", None)] == step("2021-10-08", "2021-10-20", "done late", 12)
+    assert steps[("renta", 1)] == step("2021-11-07", "2021-11-01", "done")
+    # Year 2's Renta and review, expected 300 and 665 days after the start, are 24 days late.
+    assert steps[("renta", 2)] == step("2022-11-07", None, "late", 24)
+    assert steps[("review-partisipatif", 2)] == step("2022-11-07", None, "late", 24)
+    # What is expected within a year is listed, not yet due; the re-election of year 4 (11 March
+    # 2024) is not listed yet.
+    assert steps[("renta", 3)] == step("2023-11-07", None, "due")
+    assert ("bkm-reelection", None) not in steps and ("renta", 4) not in steps
+    assert (december["cycle"]["late_steps"], december["cycle"]["overdue_steps"]) == (3, 2)
+
+    # Before it became a target nothing was expected on a day, so nothing was late.
+    before = await get(http, f"{M}/kelurahan/{KEL}", as_of="2020-12-01")
+    assert before["cycle"]["targeted_on"] is None and before["cycle"]["late_steps"] == 0
+    assert {s["status"] for s in before["timeline"]} == {"due"}
+    assert {s["expected_on"] for s in before["timeline"]} == {None}
+
+    # The institutions service judges the cycle by the same rule: the same steps, days and lateness
+    # (but for the sosialisasi awal's expected day: its anchor is the verification's recording).
+    cycle = await get(http, f"{CYCLE}/cycle", as_of="2022-12-01")
+    theirs = {
+        (i["step"], i["year"]): step(i["expected_on"], i["done_on"], i["progress"], i["late_days"])
+        for i in cycle["schedule"]
+    }
+    ours = {k: v for k, v in steps.items()}
+    assert (
+        theirs.pop(("sosialisasi-awal", None))["done_on"] == ours.pop(("sosialisasi-awal", None))["done_on"]
+    )
+    assert ours == theirs
+    assert cycle["late_steps"] == december["cycle"]["late_steps"]
+
+    # The city counts the steps overdue in its targets.
+    city = await get(http, f"{M}/cities/{CITY}", as_of="2022-12-01")
+    assert (city["barriers"]["overdue_steps"], city["barriers"]["kelurahan_overdue"]) == (2, 1)
+    [row] = city["kelurahan"]
+    assert (row["late_steps"], row["overdue_steps"]) == (3, 2)
+    on_time = await get(http, f"{M}/cities/{CITY}", as_of="2021-09-01")
+    assert on_time["barriers"]["overdue_steps"] == 0 and on_time["kelurahan"][0]["late_steps"] == 0
+
+
+async def test_after_an_rkm_rejection_the_steps_not_done_are_not_needed(
+    http: httpx.AsyncClient, platform: FastAPI
+) -> None:
+    await targeted(http, platform, KEL, households=2)
+    await post(http, f"{CYCLE}/cycle/sosialisasi-awal", {"meeting": meeting("2021-01-11")})
+    await post(http, f"{CYCLE}/cycle/rkm", {"meeting": meeting("2021-02-08", 2), "decision": "rejected"})
+    await quiesce(platform)
+    page = await get(http, f"{M}/kelurahan/{KEL}", as_of="2021-12-31")
+    steps = by_step(page)
+    assert judged(steps[("rkm", None)]) == step("2021-02-10", "2021-02-08", "done")
+    assert judged(steps[("pjm", None)]) == step("2021-10-08", None, "not needed")
+    assert page["cycle"]["ended"] is True and page["cycle"]["overdue_steps"] == 0
+    # Before the meeting the cycle was still open.
+    assert (await get(http, f"{M}/kelurahan/{KEL}", as_of="2021-02-01"))["cycle"]["ended"] is False
+
+
+# --- exports of every table -------------------------------------------------------------------------------
+
+
+async def exported(http: httpx.AsyncClient, table: str, **params: str) -> list[dict[str, str]]:
+    """The table's CSV and XLSX, which must agree; the CSV's rows."""
+    response = await http.get(f"{M}/exports/{table}.csv", params=params)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    assert f"p2kp-{table}-" in response.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    book = await http.get(f"{M}/exports/{table}.xlsx", params=params)
+    assert book.status_code == 200, book.text
+    sheet = load_workbook(io.BytesIO(book.content)).active
+    assert sheet is not None and sheet.title == table
+    header, *cells = list(sheet.iter_rows(values_only=True))
+    assert list(header) == (list(rows[0]) if rows else ["empty"])
+
+    def same(written: str, cell: Any) -> bool:
+        if cell is None or isinstance(cell, bool | str):
+            return written == ("" if cell is None else str(cell))
+        if isinstance(cell, int | float):  # a whole float reads back as an int
+            return float(written) == cell
+        return bool(written == cell.date().isoformat())  # a day reads back as a datetime
+
+    assert len(cells) == len(rows)
+    for cell_row, row in zip(cells, rows, strict=True):
+        assert all(same(row[c], v) for c, v in zip(header, cell_row, strict=True)), (row, cell_row)
+    return rows
+
+
+async def test_every_table_of_the_pages_is_exported_within_the_callers_scope(
+    http: httpx.AsyncClient, platform: FastAPI
+) -> None:
+    await a_kelurahan_with_money(http, platform)
+    await targeted(http, platform, "35.78.01.1001", households=2)
+    await quiesce(platform)
+    on = {"as_of": "2022-05-01", "within": CITY}
+    page = await get(http, f"{M}/kelurahan/{KEL}", as_of="2022-05-01")
+    city = await get(http, f"{M}/cities/{CITY}", as_of="2022-05-01")
+
+    factors = await exported(http, "factors", **on)
+    assert list(factors[0]) == ["city_code", "factor", "measure", "value"]
+    assert {
+        "city_code": CITY,
+        "factor": "sosialisasi",
+        "measure": "coverage_pct",
+        "value": "100.0",
+    } in factors
+    assert len(factors) == sum(len(m) for m in city["factors"].values())
+
+    barriers = {r["barrier"]: r for r in await exported(http, "barriers", **on)}
+    assert barriers["ddub_unpaid"]["value"] == "5000000" == str(city["barriers"]["ddub_unpaid"])
+    assert barriers["overdue_steps"]["value"] == str(city["barriers"]["overdue_steps"])
+    assert barriers["handover_not_started"]["value"] == "True"
+
+    timeline = await exported(http, "timeline", **on)
+    assert list(timeline[0]) == [
+        "kelurahan_code",
+        "period_code",
+        "step",
+        "year",
+        "expected_on",
+        "done_on",
+        "status",
+        "late_days",
+    ]
+    assert {r["kelurahan_code"] for r in timeline} == {KEL} and len(timeline) == len(page["timeline"])
+    [pjm] = [r for r in timeline if r["step"] == "pjm"]
+    assert (pjm["expected_on"], pjm["done_on"], pjm["status"], pjm["late_days"]) == (
+        "2021-10-08",
+        "2021-10-20",
+        "done late",
+        "12",
+    )
+    # One kelurahan's timeline: its page's.
+    assert await exported(http, "timeline", as_of="2022-05-01", within=KEL) == timeline
+
+    blm = await exported(http, "blm", **on)
+    assert [(r["source"], int(r["amount"])) for r in blm] == [(b["source"], b["amount"]) for b in page["blm"]]
+    assert sum(int(r["amount"]) for r in blm) == 100_000_000
+    [tranche] = await exported(http, "tranches", **on)
+    assert (tranche["kelurahan_code"], tranche["source"], tranche["tranche"], tranche["amount"]) == (
+        KEL,
+        "APBN",
+        "1",
+        "19000000",
+    )
+    assert tranche["received_on"] == "2021-11-15" and tranche["lpj_accepted_on"] == ""
+    assert await exported(http, "ksm", **on) == [{"kelurahan_code": KEL, "type": "ekonomi", "ksm": "1"}]
+    [closing] = await exported(http, "par-trend", **on)
+    assert (closing["as_of"], closing["outstanding"], closing["par_pct"]) == (
+        "2022-04-15",
+        "5000000",
+        "100.0",
+    )
+    # As of a day before anything of it, the tables are as empty as the page.
+    assert await exported(http, "ksm", as_of="2021-01-01", within=CITY) == []
+
+    # Scope: Surabaya's operator is not told Semarang's tables exist; Semarang's gets its own city's
+    # without asking; a facilitator's city export is its kelurahan's; the city's own tables are the city
+    # page's, which a facilitator does not see.
+    surabaya, semarang = bearer("city_operator", "35.78"), bearer("city_operator", CITY)
+    for table in ("factors", "barriers", "timeline", "blm", "tranches", "ksm", "par-trend"):
+        for fmt in ("csv", "xlsx"):
+            refused = await http.get(f"{M}/exports/{table}.{fmt}", params=on, headers=surabaya)
+            assert refused.status_code == 404, (table, refused.text)
+    mine = await http.get(f"{M}/exports/blm.csv", params={"as_of": "2022-05-01"}, headers=semarang)
+    assert mine.status_code == 200 and KEL in mine.text
+    theirs = await http.get(f"{M}/exports/timeline.csv", params={"as_of": "2022-05-01"}, headers=surabaya)
+    assert theirs.status_code == 200 and KEL not in theirs.text and CITY not in theirs.text
+    facilitator = bearer("facilitator", "33.74.10.1005")
+    narrowed = await http.get(f"{M}/exports/tranches.csv", params=on, headers=facilitator)
+    assert narrowed.status_code == 200 and KEL not in narrowed.text
+    assert (await http.get(f"{M}/exports/factors.csv", params=on, headers=facilitator)).status_code == 404
+    assert "per city or kelurahan" in problem(await http.get(f"{M}/exports/timeline.csv"), 422)
+    assert "per city" in problem(await http.get(f"{M}/exports/factors.csv", params={"within": "33"}), 422)

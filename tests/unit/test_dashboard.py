@@ -11,7 +11,7 @@ import pytest
 from services.monitoring import charts
 from services.monitoring.i18n import LANGUAGES, MISSING, UI, Words
 from services.monitoring.measures import YEAR_1
-from shared.contracts.cycle import Step
+from shared.contracts.cycle import DEFAULT_SCHEDULE_DAYS, Progress, Step, schedule
 from shared.contracts.handover import Stage
 from shared.contracts.institutions import KsmType
 
@@ -140,6 +140,7 @@ def test_every_program_value_shown_has_a_name_in_both_languages() -> None:
         + [f"band.{b}" for b in ("satisfactory", "adequate", "poor")]
         + [f"bkm.{s}" for s in ("active", "expired", "not formed")]
         + [f"month.{m}" for m in range(1, 13)]
+        + [f"progress.{p}" for p in Progress]
     )
     for lang in LANGUAGES:
         assert [k for k in wanted if k not in UI[lang]] == [], lang
@@ -211,3 +212,22 @@ def test_the_readiness_radar_draws_each_criterion_and_marks_the_unknown() -> Non
     assert "bkm-active 50%" in drawn and "ddub-paid 100%" in drawn and "perda (?)" in drawn
     shape = drawn.rsplit('<polygon points="', 1)[1].split('"', 1)[0].split()
     assert len(shape) == 3 and shape[2] == "320.0,180.0"  # the unknown criterion sits at the centre
+
+
+def test_a_timeline_steps_lateness_is_written_with_its_days() -> None:
+    assert Words("id")("progress.done late", n="12") == "selesai terlambat 12 hari"
+    assert Words("en")("progress.late", n="7") == "7 days late"
+    assert Words("id")("progress.due", n="0") == "belum jatuh tempo"
+    assert Words("en")("progress.due", n="0") == "not yet due"
+
+
+def test_without_the_periods_parameters_no_step_is_expected_on_a_day_so_none_is_late() -> None:
+    start, today = date(2021, 1, 11), date(2023, 1, 1)
+    done = {Step.SOSIALISASI_AWAL: start, Step.RKM: date(2021, 6, 1)}
+    unknown = schedule(None, start, done, {}, False, today)
+    assert {i.progress for i in unknown} == {Progress.DONE, Progress.DUE}
+    assert {i.expected_on for i in unknown} == {None} and sum(i.late_days for i in unknown) == 0
+    # The same cycle by the default schedule: the RKM was 111 days late, the relawan are 676.
+    known = {(i.step, i.year): i for i in schedule(DEFAULT_SCHEDULE_DAYS, start, done, {}, False, today)}
+    assert (known[(Step.RKM, None)].progress, known[(Step.RKM, None)].late_days) == (Progress.DONE_LATE, 111)
+    assert known[(Step.RELAWAN, None)].late_days == (today - date(2021, 2, 25)).days
