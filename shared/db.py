@@ -6,6 +6,7 @@ schema itself is created by the Alembic migrations in ``shared/migrations``.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from sqlalchemy import (
@@ -22,9 +23,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 metadata = MetaData()
@@ -103,6 +105,16 @@ dead_letter_log = Table(
     # A record is dead-lettered once per consumer, however often it is redelivered.
     UniqueConstraint("consumer", "topic", "partition", "offset", name="uq_dead_letter_record"),
 )
+
+
+async def lock(conn: AsyncConnection, name: str) -> None:
+    """Hold an exclusive lock called ``name`` until ``conn``'s transaction ends: commands that read
+    what other streams wrote before deciding (a bank balance, a KSM's running loan) take the same
+    lock, so two of them cannot both pass a check only one of them should. PostgreSQL advisory lock;
+    SQLite needs none (it lets one writer at a time in already, from the transaction's start)."""
+    if conn.dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:

@@ -4,6 +4,7 @@ events. Queries over the books read those lines."""
 
 from __future__ import annotations
 
+import copy
 import inspect
 import json
 import uuid
@@ -33,11 +34,16 @@ from shared.aggregate import Aggregate, load, save
 from shared.contracts.institutions import KsmLoanEligibilityChanged, KsmType
 from shared.contracts.ledger import EligibilityAtApproval, IndicatorFigure, UpkIndicatorsRecorded
 from shared.contracts.targeting import PeriodParameters
-from shared.errors import Conflict, NotFound
+from shared.db import lock
+from shared.errors import ConcurrencyConflict, Conflict, NotFound
 from shared.events import Actor, RecordedEvent
 from shared.eventstore import EventStore
 
 A = TypeVar("A", bound=Aggregate)
+
+
+# How often a command is decided again after losing a race for its stream.
+CONFLICT_RETRIES = 5
 
 
 async def execute(
@@ -48,16 +54,31 @@ async def execute(
     *,
     missing: str | None = None,
 ) -> list[RecordedEvent]:
-    """Load ``aggregate``, let ``decide`` (sync or async) act on it, append, post its entries."""
-    async with store.transaction() as conn:
-        await load(store, aggregate, missing=missing, conn=conn)
-        if inspect.isawaitable(outcome := decide(aggregate, conn)):
-            await outcome
-        recorded = await save(store, aggregate, actor, conn=conn)
-        await record_entries(conn, recorded)
-        if isinstance(aggregate, Loan) and recorded:
-            await record_loan(conn, aggregate, recorded[-1].recorded_at)
-        return recorded
+    """Load ``aggregate``, let ``decide`` (sync or async) act on it, append, post its entries.
+
+    When another command changed the stream between our read and our append (two repayments of one
+    loan at once, say), the whole decision is taken again on the new state, a few times, before the
+    caller hears of the conflict: ``decide`` only reads and decides, so running it again is safe, and
+    an idempotency key is checked against the state that is actually appended to."""
+    blank = copy.deepcopy(aggregate)
+    for attempt in range(1, CONFLICT_RETRIES + 1):
+        try:
+            async with store.transaction() as conn:
+                # Commands on one stream queue here instead of racing to append (and conflicting).
+                await lock(conn, aggregate.stream)
+                await load(store, aggregate, missing=missing, conn=conn)
+                if inspect.isawaitable(outcome := decide(aggregate, conn)):
+                    await outcome
+                recorded = await save(store, aggregate, actor, conn=conn)
+                await record_entries(conn, recorded)
+                if isinstance(aggregate, Loan) and recorded:
+                    await record_loan(conn, aggregate, recorded[-1].recorded_at)
+                return recorded
+        except ConcurrencyConflict:
+            if attempt == CONFLICT_RETRIES:
+                raise
+            aggregate.__dict__.update(copy.deepcopy(blank).__dict__)  # the caller's object, unloaded again
+    raise AssertionError("unreachable")
 
 
 async def parameters(conn: AsyncConnection, period_code: str) -> tuple[int, PeriodParameters]:
@@ -142,6 +163,9 @@ def eligibility_at_approval(fact: KsmFact) -> tuple[EligibilityAtApproval, list[
 
 async def loan_cycle(conn: AsyncConnection, ksm_id: uuid.UUID) -> int:
     """1 + the KSM's earlier loans; 409 while one is still running."""
+    await lock(
+        conn, f"ksm-loans:{ksm_id}"
+    )  # two approvals for one KSM at once: one waits, then sees the other
     rows = (
         await conn.execute(select(loans.c.loan_id, loans.c.status).where(loans.c.ksm_id == str(ksm_id)))
     ).all()

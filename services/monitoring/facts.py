@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    case,
     func,
     select,
     update,
@@ -519,15 +520,23 @@ class FactsProjection:
                 await self._stage(conn, event, p.city_code, STAGE_OF[type(p)], day)  # type: ignore[attr-defined]
 
     async def _progress(self, conn: AsyncConnection, event: RecordedEvent) -> None:
-        """Count the event and note when it was recorded: one statement on the hot path."""
+        """Count the event and keep the newest recorded time: one statement on the hot path. The same
+        whatever order partitions interleave in, and named without the deployment's topic prefix, so a
+        rebuild anywhere gives the same row."""
         table = self.facts.progress
-        topic = topic_of(event.source.rsplit("/", 1)[-1]) if event.source else "unknown"
+        topic = f"p2kp.{event.source.rsplit('/', 1)[-1]}.events" if event.source else "unknown"
         insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
         statement = insert(table).values(topic=topic, events=1, last_recorded_at=event.recorded_at)
+        newer = statement.excluded.last_recorded_at > table.c.last_recorded_at
         await conn.execute(
             statement.on_conflict_do_update(
                 index_elements=["topic"],
-                set_={"events": table.c.events + 1, "last_recorded_at": statement.excluded.last_recorded_at},
+                set_={
+                    "events": table.c.events + 1,
+                    "last_recorded_at": case(
+                        (newer, statement.excluded.last_recorded_at), else_=table.c.last_recorded_at
+                    ),
+                },
             )
         )
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Table, delete, inspect, select, update
+from sqlalchemy import Table, delete, inspect, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.monitoring.facts import Facts, FactsProjection, facts_tables
@@ -33,8 +33,14 @@ def consumer_name(generation: int) -> str:
     return f"{NAME}.g{generation}"
 
 
+# Serialises monitoring processes choosing and creating their generation's tables.
+_TABLES_LOCK = 0x5032_4B51
+
+
 async def active_generation(engine: AsyncEngine) -> int:
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # the first start of several processes at once
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _TABLES_LOCK})
         found = (
             await conn.execute(select(generations.c.active).where(generations.c.projection == NAME))
         ).scalar()
@@ -51,6 +57,10 @@ async def create_tables(engine: AsyncEngine, facts: Facts, *, fresh: bool = Fals
         facts.metadata.create_all(sync)  # type: ignore[arg-type]
 
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Several monitoring processes (api, projections) start at once: one creates the tables,
+            # the others wait here and then find them (CREATE TABLE is not safe to race).
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _TABLES_LOCK})
         await conn.run_sync(create)
 
 

@@ -53,6 +53,7 @@ class DistributedPlatform:
         *,
         split: Sequence[str] = (),
         env: dict[str, str] | None = None,
+        process_env: dict[str, dict[str, str]] | None = None,
     ) -> None:
         self.workdir = workdir
         self.topic_prefix = f"e2e-{uuid.uuid4().hex[:8]}."
@@ -72,6 +73,8 @@ class DistributedPlatform:
                     self.roles[f"{service}-{role}"] = (service, role)
             else:
                 self.roles[service] = (service, "all")
+        # Settings for one process only, by name (a shifted clock, say).
+        self.own_env = process_env or {}
         self.processes: dict[str, PlatformProcess] = {}
         self._starts: dict[str, int] = {}
 
@@ -90,7 +93,11 @@ class DistributedPlatform:
         """Start (or restart) process ``name``; by default wait until it is ready."""
         service, role = self.roles[name]
         count = self._starts[name] = self._starts.get(name, 0) + 1
-        env = {**self.env, f"P2KP_{service.upper()}_DATABASE_URL": self.databases[service]}
+        env = {
+            **self.env,
+            f"P2KP_{service.upper()}_DATABASE_URL": self.databases[service],
+            **self.own_env.get(name, {}),
+        }
         args = ["serve", service, "--role", role]
         process = PlatformProcess(args, env, self.workdir / f"{name}.{count}.log", "/ready")
         self.processes[name] = process
