@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 KAFKA_LIBS := deploy/kafka/target/kafka-libs
 
-.PHONY: run test test-unit bench lint up down kafka-libs lock clean
+.PHONY: run test test-unit bench chaos lint up down kafka-libs lock clean
 
 # The development environment: the runtime pins (requirements.lock, what images get) plus the tools.
 $(BIN)/.installed: requirements-dev.lock requirements.lock pyproject.toml
@@ -34,7 +34,15 @@ test: $(BIN)/.installed
 	  else echo "no java/mvn: the Kafka integration tests will not find a broker"; fi
 	@deploy/ensure-postgres.sh
 	@deploy/ensure-chromium.sh
+	@deploy/ensure-faketime.sh
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+# The fault-injection suite's long profile: 40 commands/s for a minute around each fault (make test
+# runs the short one, 15/s for 6 s). Prints each fault's figures.
+chaos: $(BIN)/.installed kafka-libs
+	@deploy/ensure-postgres.sh
+	@deploy/ensure-faketime.sh
+	P2KP_CHAOS_PROFILE=long $(BIN)/pytest -q -s tests/chaos
 
 test-unit: $(BIN)/.installed
 	$(BIN)/pytest -q tests/unit

@@ -14,6 +14,7 @@ from typing import Self, TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.context import metadata_for
+from shared.db import lock
 from shared.errors import NotFound
 from shared.events import Actor, DomainEvent, RecordedEvent
 from shared.eventstore import EventStore
@@ -55,6 +56,10 @@ class Aggregate:
 
 A = TypeVar("A", bound=Aggregate)
 
+# How often a command that lost the race to append to its stream is decided again, on the new state,
+# before the caller is told of the conflict (409).
+CONFLICT_RETRIES = 5
+
 
 async def load(
     store: EventStore, aggregate: A, *, missing: str | None = None, conn: AsyncConnection | None = None
@@ -62,7 +67,11 @@ async def load(
     """Replay ``aggregate``'s stream into it; with ``missing``, a 404 with that message if it is empty.
 
     Pass ``conn`` inside a unit of work: on SQLite a second connection would wait for the first's lock.
+    There the stream is also locked until the unit of work ends (PostgreSQL), so two commands on one
+    stream take turns instead of both deciding on the same version and one failing to append.
     """
+    if conn is not None:
+        await lock(conn, aggregate.stream)
     history = await store.read_stream(aggregate.stream, conn=conn)
     aggregate.replay([e.payload for e in history])
     if missing is not None and not aggregate.exists:

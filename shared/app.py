@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared import context
 from shared.applied import router as applied_router
 from shared.consumer import Handler
+from shared.db import database_unavailable
 from shared.errors import DomainError, Unavailable
 from shared.migrations import Migrations
 from shared.runtime import ServiceRuntime
@@ -204,7 +205,7 @@ def create_app(
 
     @app.exception_handler(DBAPIError)
     async def database_error(request: Request, exc: DBAPIError) -> JSONResponse:
-        if exc.connection_invalidated:
+        if database_unavailable(exc):  # e.g. "the database system is starting up" after a restart
             return await unavailable(request, exc)
         return await bug(request, exc)
 

@@ -19,10 +19,9 @@ import structlog
 from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from shared.db import checkpoints, consumed_streams, dead_letter_log
+from shared.db import checkpoints, consumed_streams, database_unavailable, dead_letter_log
 from shared.events import (
     EventRegistry,
     MalformedEnvelope,
@@ -187,18 +186,18 @@ class ConsumerRunner:
         if not guarded:
             try:
                 await self.handler.apply(event, conn)
-            except (OperationalError, InterfaceError):
-                raise
             except Exception as exc:
+                if database_unavailable(exc):
+                    raise
                 raise _EventFailed from exc
             return _Outcome(applied=True)
         outcome = _Outcome(applied=True)
         try:
             async with conn.begin_nested():
                 await self.handler.apply(event, conn)
-        except (OperationalError, InterfaceError):
-            raise  # the database is unwell, not the event: fail the batch so it is retried
         except Exception as exc:  # the handler's partial writes are rolled back to the savepoint
+            if database_unavailable(exc):
+                raise  # the database is unwell, not the event: fail the batch so it is retried
             outcome = _Outcome(dead_letter=await self._dead_letter(conn, record, exc))
         return outcome
 

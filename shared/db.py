@@ -26,6 +26,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -115,6 +116,29 @@ async def lock(conn: AsyncConnection, name: str) -> None:
     if conn.dialect.name == "postgresql":
         key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
         await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
+# SQLSTATE classes that mean "not now", not "this statement is wrong": 08 connection exception, 40
+# transaction rollback (a deadlock or serialization failure: the other transaction goes on), 53
+# insufficient resources (too many connections), 57P operator intervention (shutting down, starting
+# up, terminated by an administrator).
+_UNAVAILABLE_SQLSTATES = ("08", "40", "53", "57P")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database is unreachable or restarting (answer 503, retry the batch),
+    rather than that a statement or the data is wrong (a bug, or a poison event)."""
+    if isinstance(exc, OperationalError | InterfaceError | ConnectionError | OSError | TimeoutError):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+            return True
+        cause = exc.orig.__cause__ if exc.orig is not None else None
+        return cause is not None and database_unavailable(cause)
+    return False
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:

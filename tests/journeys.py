@@ -4,6 +4,7 @@ cross-service steps wait on the consuming projection's checkpoint, never on time
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from typing import Any
 
@@ -58,7 +59,9 @@ async def synced(
         answer = await platform.get(url, params={"version": version, "wait_seconds": 10}, headers=ADMIN)
         if answer.status_code == 200:
             return
-        assert answer.status_code == 409, f"{url}: {answer.status_code} {answer.text}"
+        assert answer.status_code in (409, 503), f"{url}: {answer.status_code} {answer.text}"
+        if answer.status_code == 503:  # its database is coming back (a restart): as Retry-After says
+            await asyncio.sleep(0.5)
     raise TimeoutError(f"{consumer} did not apply {stream} v{version} within a minute")
 
 

@@ -125,7 +125,7 @@ class TargetingFacts:
         ).scalars()
         store = self.store
         assert store is not None, "TargetingFacts.store is set when the service is built"
-        for ksm_id in list(memberships):
+        for ksm_id in sorted(memberships):  # one order everywhere: streams are locked as loaded
             for attempt in range(ATTEMPTS):
                 try:
                     async with conn.begin_nested():

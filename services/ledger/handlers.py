@@ -30,7 +30,7 @@ from services.ledger.readmodels import (
     record_entries,
     record_loan,
 )
-from shared.aggregate import Aggregate, load, save
+from shared.aggregate import CONFLICT_RETRIES, Aggregate, load, save
 from shared.contracts.institutions import KsmLoanEligibilityChanged, KsmType
 from shared.contracts.ledger import EligibilityAtApproval, IndicatorFigure, UpkIndicatorsRecorded
 from shared.contracts.targeting import PeriodParameters
@@ -40,10 +40,6 @@ from shared.events import Actor, RecordedEvent
 from shared.eventstore import EventStore
 
 A = TypeVar("A", bound=Aggregate)
-
-
-# How often a command is decided again after losing a race for its stream.
-CONFLICT_RETRIES = 5
 
 
 async def execute(
@@ -64,9 +60,7 @@ async def execute(
     for attempt in range(1, CONFLICT_RETRIES + 1):
         try:
             async with store.transaction() as conn:
-                # Commands on one stream queue here instead of racing to append (and conflicting).
-                await lock(conn, aggregate.stream)
-                await load(store, aggregate, missing=missing, conn=conn)
+                await load(store, aggregate, missing=missing, conn=conn)  # locks the stream till commit
                 if inspect.isawaitable(outcome := decide(aggregate, conn)):
                     await outcome
                 recorded = await save(store, aggregate, actor, conn=conn)

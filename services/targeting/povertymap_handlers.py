@@ -17,9 +17,9 @@ from services.targeting.povertymap import (
 )
 from services.targeting.sasaran import TARGETED, KelurahanSasaran
 from services.targeting.vault import NikAlreadyRegistered, PersonalData, Vault, validate_nik
-from shared.aggregate import load, save
+from shared.aggregate import CONFLICT_RETRIES, load, save
 from shared.contracts.povertymap import ErasureBasis
-from shared.errors import Conflict, Gone, NotFound
+from shared.errors import ConcurrencyConflict, Conflict, Gone, NotFound
 from shared.events import Actor, RecordedEvent, utcnow
 from shared.eventstore import EventStore
 from shared.regions import Level, require
@@ -114,19 +114,28 @@ async def survey_household(
     """Record a surveyed household under a new random id; its personal data goes to the vault only."""
     today = field_today()
     validate_nik(personal.nik, today)
-    aggregate = await targeted(store, period_code, kelurahan_code)
-    household_id = uuid.uuid4()
-    aggregate.survey(household_id, survey, today)
-    await _refuse_registered_nik(store, vault, period_code, personal.nik)
-    try:
-        async with store.transaction() as conn:
-            await vault.deposit(conn, household_id, period_code, kelurahan_code, personal)
-            recorded = await save(store, aggregate, actor, conn=conn)
-    except Exception:
-        await vault.discard(household_id)
-        raise
-    log.info("household.surveyed", stream_id=aggregate.stream, household_id=str(household_id))
-    return household_id, recorded
+    # Households of one kelurahan share its mapping's stream: a survey that loses the race to append
+    # (another enumerator's, a moment earlier) is decided again on the new version.
+    for attempt in range(1, CONFLICT_RETRIES + 1):
+        aggregate = await targeted(store, period_code, kelurahan_code)
+        household_id = uuid.uuid4()
+        aggregate.survey(household_id, survey, today)
+        await _refuse_registered_nik(store, vault, period_code, personal.nik)
+        try:
+            async with store.transaction() as conn:
+                await vault.deposit(conn, household_id, period_code, kelurahan_code, personal)
+                recorded = await save(store, aggregate, actor, conn=conn)
+        except ConcurrencyConflict:
+            await vault.discard(household_id)
+            if attempt == CONFLICT_RETRIES:
+                raise
+            continue
+        except Exception:
+            await vault.discard(household_id)
+            raise
+        log.info("household.surveyed", stream_id=aggregate.stream, household_id=str(household_id))
+        return household_id, recorded
+    raise AssertionError("unreachable")
 
 
 async def _refuse_registered_nik(store: EventStore, vault: Vault, period_code: str, nik: str) -> None:

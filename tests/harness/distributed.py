@@ -18,6 +18,8 @@ from tests.harness.kafka import KafkaBroker
 from tests.harness.postgres import PostgresServer
 from tests.harness.processes import P2KP, PlatformProcess
 
+# Ten processes starting at once on two shared cores can take a while.
+READY_SECONDS = 180.0
 SERVICES = ("targeting", "institutions", "ledger", "handover", "monitoring")
 
 
@@ -102,7 +104,7 @@ class DistributedPlatform:
         process = PlatformProcess(args, env, self.workdir / f"{name}.{count}.log", "/ready")
         self.processes[name] = process
         if wait:
-            process.wait_ready()
+            process.wait_ready(READY_SECONDS)
         return process
 
     def kill(self, name: str) -> None:
@@ -137,5 +139,5 @@ def distributed_platform(
         for name in platform.roles:
             platform.start(name, wait=False)
         for process in platform.processes.values():
-            process.wait_ready()
+            process.wait_ready(READY_SECONDS)
         yield platform
