@@ -90,6 +90,9 @@ class ServiceRuntime:
         self.store.after_commit.append(self.relay.wake)
         self.consumers = [self.runner_for(h) for h in self.handlers]
         self.workers = list(workers)
+        # Background loops every role runs (workers run only where the consumers do): e.g. the
+        # monitoring service following a generation another process switched to.
+        self.followers: list[Worker] = []
         # Run after the migrations, before any worker starts (a projection choosing its tables, say).
         self.before_start: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -137,6 +140,10 @@ class ServiceRuntime:
                 asyncio.create_task(supervise(f"{self.name}-{w.name}", w.run), name=f"{self.name}-{w.name}")
                 for w in self.workers
             ]
+        self._tasks += [
+            asyncio.create_task(supervise(f"{self.name}-{w.name}", w.run), name=f"{self.name}-{w.name}")
+            for w in self.followers
+        ]
         log.info("service.started", service=self.name, mode=self.settings.mode, role=self.settings.role)
 
     def runner_for(self, handler: Handler) -> ConsumerRunner:

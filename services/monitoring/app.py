@@ -39,6 +39,7 @@ def build(settings: ServiceSettings | None = None, bus: EmbeddedBus | None = Non
     )
     generations = Generations(app.state.runtime, facts)
     app.state.runtime.before_start.append(generations.prepare)
+    app.state.runtime.followers.append(generations)
     app.state.generations = generations
     # The pages' stylesheet: public, like the sign-in page's (a Mount is no API route to guard).
     app.mount("/dashboard/static", StaticFiles(directory=STATIC), name="dashboard-static")

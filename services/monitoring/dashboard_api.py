@@ -151,19 +151,21 @@ async def projections(request: Request, guard: Guard = Guarded(READ_STATUS)) -> 
     live = generations.live()
     progress = generations.facts.progress
     async with generations.runtime.engine.connect() as conn:
-        last = (await conn.execute(select(progress.c.last_recorded_at))).scalars().all()
-    newest = as_utc(max(last)) if last else None
-    try:
-        lag: int | None = await live.lag()
-    except Exception:
-        lag = None
+        rows = (await conn.execute(select(progress.c.last_recorded_at, progress.c.events))).all()
+    newest = as_utc(max(r.last_recorded_at for r in rows)) if rows else None
+    lag: int | None = None
+    if generations.runtime.runs("consumers"):  # elsewhere the projections process exports its lag
+        try:
+            lag = await live.lag()
+        except Exception:
+            lag = None
     state = generations.rebuilding
     return [
         ProjectionStatus(
             name="monitoring.facts",
             generation=generations.facts.generation,
             consumer=live.name,
-            applied_events=live.applied_total,
+            applied_events=sum(r.events for r in rows),  # counted in the tables, whichever process applied
             lag=lag,
             last_event_recorded_at=newest,
             behind_seconds=(utcnow() - newest).total_seconds() if newest else None,
@@ -188,6 +190,12 @@ async def projections(request: Request, guard: Guard = Guarded(READ_STATUS)) -> 
 )
 async def rebuild(request: Request, guard: Guard = Guarded(REBUILD)) -> dict[str, Any]:
     generations = _generations(request)
+    if not generations.runtime.runs("consumers"):
+        raise Conflict(
+            "This monitoring process serves the API only; a rebuild runs where the projections run. "
+            "Ask the projections process (p2kp projections rebuild --url http://<its address>); "
+            "this one switches to the new generation by itself when it is done."
+        )
     if generations._lock.locked():
         raise Conflict("A rebuild of the monitoring facts is already running.")
     task = asyncio.create_task(generations.rebuild(), name="monitoring-rebuild")

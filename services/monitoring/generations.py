@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import structlog
 from sqlalchemy import Table, delete, inspect, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -26,6 +27,8 @@ from shared.db import checkpoints, consumed_streams, dead_letter_log
 from shared.errors import Conflict
 from shared.runtime import ServiceRuntime
 
+log = structlog.get_logger(__name__)
+
 NAME = "monitoring.facts"
 
 
@@ -33,6 +36,8 @@ def consumer_name(generation: int) -> str:
     return f"{NAME}.g{generation}"
 
 
+# How often a process checks whether another one switched the active generation.
+FOLLOW_SECONDS = 2.0
 # Serialises monitoring processes choosing and creating their generation's tables.
 _TABLES_LOCK = 0x5032_4B51
 
@@ -130,6 +135,28 @@ class Generations:
 
     def live(self) -> ConsumerRunner:
         return self.runtime.consumer(self.projection.name)
+
+    # A Worker every monitoring process runs (runtime.followers): in a distributed deployment the
+    # rebuild runs in the process that runs the projections, and the api processes (and any other
+    # projections replica) switch when they see the active generation change.
+    name = "generation-follower"
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(FOLLOW_SECONDS)
+            if self._lock.locked():
+                continue  # this process is rebuilding: it switches itself
+            active = await active_generation(self.runtime.engine)
+            if active != self.facts.generation:
+                await self.follow(active)
+
+    async def follow(self, generation: int) -> None:
+        """Read (and, where the consumers run, project into) ``generation``, switched to elsewhere."""
+        log.info("monitoring.generation_followed", old=self.facts.generation, new=generation)
+        old = self.live()
+        successor = FactsProjection(facts_tables(generation), consumer_name(generation))
+        self.projection = successor
+        await self.runtime.replace_consumer(old, self.runtime.runner_for(successor))
 
     async def rebuild(
         self, on_progress: Callable[[RebuildState], None] | None = None, timeout: float = 3600

@@ -5,7 +5,9 @@ back, and the end state is the one the commands imply: nothing lost, nothing boo
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -157,3 +159,56 @@ async def test_one_kelurahan_s_whole_life_across_processes_survives_a_sigkill(
             assert by_stream[f"handover-{CITY}"] == list(range(1, handed["version"] + 1))
             repayments = [e for e in events if e["type"] == "p2kp.ledger.repayment-received.v1"]
             assert len(repayments) == 2, platform.tails()
+
+
+async def test_a_rebuild_runs_in_the_projections_process_and_the_api_follows(
+    tmp_path: Path, postgres: PostgresServer, kafka: KafkaBroker
+) -> None:
+    with distributed_platform(tmp_path, postgres, kafka, split=("monitoring",)) as platform:
+        async with platform.client(headers=ADMIN) as http:
+            await registered_period(http)
+            await targeted(http, http, KEL, households=2)
+            projections = f"http://127.0.0.1:{platform.processes['monitoring-consumers'].port}"
+
+            # The api process has no projection to rebuild: it says where the rebuild runs.
+            refused = await http.post("/monitoring/projections/monitoring.facts/rebuild")
+            assert refused.status_code == 409 and "projections process" in refused.json()["detail"]
+
+            async with httpx.AsyncClient(base_url=projections, headers=ADMIN, timeout=30) as direct:
+                started = await direct.post("/projections/monitoring.facts/rebuild")
+                assert started.status_code == 202 and started.json()["generation"] == 2
+                await _until(direct, lambda s: s["generation"] == 2 and s["rebuilding"]["switched"])
+            # The api process follows the switch by itself (it checks every two seconds).
+            status = await _until(http, lambda s: s["generation"] == 2, prefix="/monitoring")
+            assert status["consumer"] == "monitoring.facts.g2" and status["lag"] is None
+
+            # New events reach the new generation, and the api reads them from it.
+            accepted = await post(
+                http,
+                "/targeting/program-periods/KOTAKU/kelurahan",
+                {
+                    "kelurahan_code": "33.74.10.1005",
+                    "indicators": {
+                        "population": 4100,
+                        "households": 1000,
+                        "poor_households": 300,
+                        "source": "BPS",
+                    },
+                },
+            )
+            await synced(http, accepted, "monitoring.facts.g2")
+            overview = (await http.get("/monitoring/overview")).json()
+            [semarang] = overview["by_progress"]
+            assert semarang["city_code"] == CITY and semarang["targets"] == 1  # nominated is not a target
+
+
+async def _until(
+    http: httpx.AsyncClient, done: Callable[[dict[str, Any]], bool], prefix: str = ""
+) -> dict[str, Any]:
+    """Ask the monitoring status until ``done`` holds (a status the process reports; 60 s at most)."""
+    async with asyncio.timeout(60):
+        while True:
+            [status] = (await http.get(f"{prefix}/projections")).json()
+            if done(status):
+                return status  # type: ignore[no-any-return]
+            await asyncio.sleep(0.2)
