@@ -22,6 +22,7 @@ from rich.progress import (
 )
 
 from bench.append import bench_append_pg, bench_append_sqlite
+from bench.commands import bench_commands
 from bench.config import DOCS_PATH, Config, Sizes, parse_args
 from bench.latency import bench_latency
 from bench.machine import load_average, this_machine
@@ -44,8 +45,9 @@ PHASES: dict[str, tuple[str, Phase, Callable[[Sizes], int]]] = {
     "relay": ("Relay → Kafka", bench_relay, lambda s: 2 * s.rounds),
     "projection": ("Projection ← Kafka", bench_projection, lambda s: 2 * s.rounds),
     "latency": ("Command → projection latency", bench_latency, lambda s: 2),
+    "commands": ("Sustained commands, every service a process", bench_commands, lambda s: 8),
 }
-KAFKA_PHASES = {"relay", "projection", "latency"}
+KAFKA_PHASES = {"relay", "projection", "latency", "commands"}
 
 
 def _quiet_logs() -> None:

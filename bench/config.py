@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bench import REPO_ROOT
 
-PHASES = ("append_pg", "append_sqlite", "relay", "projection", "latency")
+PHASES = ("append_pg", "append_sqlite", "relay", "projection", "latency", "commands")
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
 DOCS_PATH = REPO_ROOT / "docs" / "benchmarks.md"
 
@@ -32,6 +32,8 @@ class Sizes:
     latency_rate: float  # events per second, open loop
     latency_seconds: float
     partitions: int  # of every Kafka topic the benchmarks create
+    load_top_rate: float  # commands/s of the command-rate phase's last step (a quarter and half before)
+    load_seconds: float  # length of each step
 
 
 FULL = Sizes(
@@ -44,6 +46,8 @@ FULL = Sizes(
     latency_rate=200.0,
     latency_seconds=15.0,
     partitions=3,
+    load_top_rate=160.0,
+    load_seconds=15.0,
 )
 
 QUICK = Sizes(
@@ -56,6 +60,8 @@ QUICK = Sizes(
     latency_rate=200.0,
     latency_seconds=2.0,
     partitions=3,
+    load_top_rate=40.0,
+    load_seconds=3.0,
 )
 
 

@@ -58,6 +58,7 @@ class DistributedPlatform:
         process_env: dict[str, dict[str, str]] | None = None,
     ) -> None:
         self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
         self.topic_prefix = f"e2e-{uuid.uuid4().hex[:8]}."
         self.env = {
             "P2KP_MODE": "distributed",
