@@ -5,6 +5,7 @@ per-aggregate order, the ledger's invariants, and no 5xx but for an unavailable 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -69,6 +70,16 @@ async def converge(http: httpx.AsyncClient, sent: list[Sent]) -> None:
             latest[stream] = max(latest.get(stream, 0), s.answer["version"])
     for stream, version in latest.items():
         await synced(http, {"stream_id": stream, "version": version}, LIVE_FACTS)
+
+
+async def _until_fed(http: httpx.AsyncClient, sent: list[Sent]) -> None:
+    """The feed consumer's checkpoint on every stream the commands wrote (as for the projection)."""
+    latest: dict[str, int] = {}
+    for s in sent:
+        if s.acknowledged and s.answer and "stream_id" in s.answer:
+            latest[s.answer["stream_id"]] = max(latest.get(s.answer["stream_id"], 0), s.answer["version"])
+    for stream, version in latest.items():
+        await synced(http, {"stream_id": stream, "version": version}, "handover.feed")
 
 
 async def exactly_once(platform: DistributedPlatform, sent: list[Sent]) -> Figures:
@@ -141,6 +152,28 @@ async def in_order(platform: DistributedPlatform) -> None:
     )
     behind = {s: (v, applied.get(s)) for s, v in last.items() if applied.get(s) != v}
     assert not behind, f"streams the projection has not applied exactly: {list(behind.items())[:5]}"
+
+
+async def feed_complete(platform: DistributedPlatform) -> None:
+    """The handover's city feed (what the pemkot systems pull and receive by webhook) holds every event
+    of a city from every service, each once, with feed positions in per-aggregate order."""
+    cities: set[str] = set()
+    for service in ("targeting", "institutions", "ledger", "handover", "monitoring"):
+        rows = await _rows(
+            platform.databases[service], "SELECT event_id FROM events WHERE city_code IS NOT NULL"
+        )
+        cities |= {r[0] for r in rows}
+    fed = await _rows(
+        platform.databases["handover"], "SELECT event_id, stream_id, cloudevent FROM feed ORDER BY seq"
+    )
+    ids = [r[0] for r in fed]
+    assert len(ids) == len(set(ids)), "an event twice in the feed"
+    assert set(ids) == cities, f"{len(cities - set(ids))} events missing from the feed"
+    by_stream: dict[str, list[int]] = {}
+    for _, stream, body in fed:
+        by_stream.setdefault(stream, []).append(json.loads(body)["streamversion"])
+    disordered = [s for s, v in by_stream.items() if v != sorted(v)]
+    assert not disordered, f"the feed is out of order for {disordered[:3]}"
 
 
 async def ledger_invariants(platform: DistributedPlatform) -> None:
@@ -236,6 +269,8 @@ async def all_hold(
     await converge(http, sent)
     figures = await exactly_once(platform, sent)
     await in_order(platform)
+    await _until_fed(http, sent)
+    await feed_complete(platform)
     await ledger_invariants(platform)
     figures.digest_equal = await clean_rebuild_equals_live(platform, postgres, fault)
     print(figures.line(fault))
