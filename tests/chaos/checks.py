@@ -23,6 +23,7 @@ from shared.migrations import upgrade
 from shared.transport.kafka import KafkaSubscriber
 from tests.harness.distributed import DistributedPlatform
 from tests.harness.postgres import PostgresServer
+from tests.integration.test_handover_webhooks import Receiver
 from tests.journeys import synced
 
 # Where each command kind's events are stored.
@@ -174,6 +175,26 @@ async def feed_complete(platform: DistributedPlatform) -> None:
         by_stream.setdefault(stream, []).append(json.loads(body)["streamversion"])
     disordered = [s for s, v in by_stream.items() if v != sorted(v)]
     assert not disordered, f"the feed is out of order for {disordered[:3]}"
+
+
+async def webhooks_complete(platform: DistributedPlatform, receiver: Receiver, fault: str) -> None:
+    """The pemkot system subscribed by webhook got every event of the city's feed, signed, at least
+    once (it keeps the first of each id), and per aggregate in order."""
+    fed = await _rows(platform.databases["handover"], "SELECT event_id FROM feed WHERE city_code = '33.74'")
+    wanted = {r[0] for r in fed}
+    await receiver.until(lambda: wanted <= {r.event_id for r in receiver.received}, timeout=120)
+    first: dict[str, Any] = {}
+    for receipt in receiver.received:
+        first.setdefault(receipt.event_id, receipt)
+    by_stream: dict[str, list[int]] = {}
+    for receipt in first.values():
+        by_stream.setdefault(receipt.stream, []).append(receipt.version)
+    assert all(v == sorted(v) for v in by_stream.values()), "webhooks out of order per aggregate"
+    assert receiver.unverified == 0
+    print(
+        f"{fault}: webhooks: {len(wanted)} feed events, {len(receiver.received)} deliveries received "
+        f"({len(receiver.received) - len(first)} redelivered, dropped by id), none missing"
+    )
 
 
 async def ledger_invariants(platform: DistributedPlatform) -> None:

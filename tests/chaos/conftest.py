@@ -15,16 +15,18 @@ import pytest
 
 from bench.load import LoadReport, Sent, Target, run_load
 from bench.prepare import prepare
-from tests.chaos.checks import Figures, all_hold
+from tests.chaos.checks import Figures, all_hold, webhooks_complete
 from tests.harness.distributed import DistributedPlatform, distributed_platform
 from tests.harness.kafka import KafkaBroker
 from tests.harness.postgres import PostgresServer
 from tests.harness.tokens import ADMIN
+from tests.integration.test_handover_webhooks import Receiver, serving
 
 # `make chaos` runs the long profile; `make test` the short one.
 LONG = os.environ.get("P2KP_CHAOS_PROFILE") == "long"
 RATE, SECONDS = (40.0, 60.0) if LONG else (15.0, 6.0)
 SPLIT = ("ledger", "monitoring", "handover")
+CITY = "33.74"
 
 
 @dataclass
@@ -33,6 +35,7 @@ class Chaos:
     postgres: PostgresServer
     kafka: KafkaBroker
     target: Target
+    receiver: Receiver  # a pemkot system subscribed to the city's webhooks from the start
     sent: list[Sent] = field(default_factory=list)  # every command of the module so far
 
     def client(self) -> httpx.AsyncClient:
@@ -85,6 +88,7 @@ class Chaos:
             print(f"\n{fault}: {report.summary()}")
             self.sent += report.sent
             figures = await all_hold(self.platform, self.postgres, http, self.sent, fault)
+        await webhooks_complete(self.platform, self.receiver, fault)
         return report, figures
 
 
@@ -94,6 +98,10 @@ async def chaos(
 ) -> AsyncIterator[Chaos]:
     workdir: Path = tmp_path_factory.mktemp("chaos")
     with distributed_platform(workdir, postgres, kafka, split=SPLIT) as platform:
-        async with platform.client(headers=ADMIN) as http:
+        async with serving(Receiver()) as receiver, platform.client(headers=ADMIN) as http:
             target = await prepare(http)
-        yield Chaos(platform, postgres, kafka, target)
+            subscribe = {"url": f"{receiver.url}/chaos", "from_start": True}
+            answer = await http.post(f"/handover/cities/{CITY}/subscriptions", json=subscribe)
+            assert answer.status_code == 201, answer.text
+            receiver.secrets[answer.json()["subscription_id"]] = answer.json()["secret"]
+            yield Chaos(platform, postgres, kafka, target, receiver)

@@ -128,23 +128,29 @@ class Receiver:
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
-    receiver = Receiver()
+    async with serving(Receiver()) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def serving(receiver: Receiver) -> AsyncIterator[Receiver]:
+    """``receiver`` listening on a free loopback port (``receiver.url``), in this event loop."""
     config = uvicorn.Config(
         receiver.app, host="127.0.0.1", port=0, log_level="warning", log_config=None, lifespan="off"
     )
     server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve())
     async with asyncio.timeout(5):
         while not server.started:
-            if serving.done():
-                serving.result()  # raises why it could not start
+            if task.done():
+                task.result()  # raises why it could not start
             await asyncio.sleep(0.005)
     port = server.servers[0].sockets[0].getsockname()[1]
     receiver.url = f"http://127.0.0.1:{port}/hook"
     yield receiver
     server.should_exit = True
     async with asyncio.timeout(5):
-        await serving
+        await task
 
 
 @pytest.fixture
