@@ -8,9 +8,11 @@ import httpx
 from bench.load import Target
 from tests.harness.tokens import bearer
 from tests.journeys import (
+    BLM_2021,
     Platform,
     cycle_to_renta,
     eligible_ksm,
+    lend,
     post,
     registered_period,
     synced,
@@ -53,24 +55,10 @@ async def prepare(
         households = await targeted(http, waiter, code, households=6, period=period)
         await synced(waiter, (await cycle_to_renta(http, code, period=period))["renta"], "ledger.facts")
         ledger = f"/ledger/program-periods/{period}/kelurahan/{code}"
-        allocation = {
-            "year": 2021,
-            "total_rupiah": 100_000_000,
-            "fiscal_category": "rendah",
-            "apbn_reference": "DIPA",
-        }
-        await post(http, f"{ledger}/blm", allocation)
+        await post(http, f"{ledger}/blm", BLM_2021)
         await tranche_one(http, f"{ledger}/blm/2021", code, "2021-11-15")
         ksm = await eligible_ksm(http, code, households[:5], period=period)
         await synced(waiter, ksm, "ledger.facts")
-        loan = {
-            "ksm_id": ksm["ksm_id"],
-            "principal_rupiah": 5_000_000,
-            "term_months": 10,
-            "approved_on": "2021-11-25",
-            "decision": "SK UPK 1",
-        }
-        loan_url = f"/ledger/loans/{(await post(http, f'{ledger}/loans', loan))['loan_id']}"
-        await post(http, f"{loan_url}/disbursement", {"disbursed_on": "2021-12-01"})
+        loan_url = await lend(http, ledger, ksm["ksm_id"], decision="SK UPK 1")
         loans.append(loan_url)
     return Target(period=period, kelurahan=list(kelurahan), loans=loans)

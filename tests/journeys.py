@@ -240,6 +240,25 @@ async def eligible_ksm(
     return {**last, "ksm_id": ksm_id}
 
 
+# A year-1 BLM of Rp100,000,000 for a kelurahan of a fiscally weak city (DDUB 5 %).
+BLM_2021 = {"year": 2021, "total_rupiah": 100_000_000, "fiscal_category": "rendah", "apbn_reference": "DIPA"}
+
+
+async def lend(http: httpx.AsyncClient, ledger: str, ksm_id: str, decision: str = "SK UPK 7") -> str:
+    """Approve (25 November 2021) and disburse (1 December) a Rp5,000,000 loan over 10 months to an
+    eligible KSM; ``ledger`` is the kelurahan's ledger URL. Returns the loan's URL."""
+    loan = {
+        "ksm_id": ksm_id,
+        "principal_rupiah": 5_000_000,
+        "term_months": 10,
+        "approved_on": "2021-11-25",
+        "decision": decision,
+    }
+    url = f"/ledger/loans/{(await post(http, f'{ledger}/loans', loan))['loan_id']}"
+    await post(http, f"{url}/disbursement", {"disbursed_on": "2021-12-01"})
+    return url
+
+
 def handover_steps(city: str, on: str) -> list[tuple[str, dict[str, Any], str]]:
     """The requests that take ``city`` from nothing to transferred, on day ``on``: (path, body, who),
     who being "admin" or "city" (a city operator of ``city``)."""
