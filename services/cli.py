@@ -21,6 +21,18 @@ app = typer.Typer(no_args_is_help=True, help="P2KP Platform: urban poverty-progr
 def run(
     port: Annotated[int, typer.Option(envvar="PORT", help="Port to listen on")] = 8000,
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo/--no-demo",
+            envvar="P2KP_DEMO_SEED",
+            help="On first start (no data yet) seed a demo program, Kota Semarang, in the background",
+        ),
+    ] = True,
+    demo_kelurahan: Annotated[
+        int | None,
+        typer.Option(min=1, envvar="P2KP_DEMO_KELURAHAN", help="Seed this many kelurahan (default: all)"),
+    ] = None,
 ) -> None:
     """Start the whole platform in one process (embedded mode: SQLite, no Kafka)."""
     from services.platform import build_embedded
@@ -33,6 +45,14 @@ def run(
     typer.echo(f"Sign in at http://{host}:{port}/login as")
     for line in credentials:
         typer.echo(f"  {line}")
+    if demo:
+        from services.simulator.demo import DemoSeed
+
+        DemoSeed(platform, settings, demo_kelurahan).install()
+        typer.echo(
+            "On first start a demo program (Kota Semarang, synthetic people) is seeded in the background; "
+            f"progress at http://{host}:{port}/demo/seeding. --no-demo or P2KP_DEMO_SEED=false skips it."
+        )
     uvicorn.run(platform, host=host, port=port, log_config=None, access_log=False)
 
 

@@ -5,6 +5,7 @@ troubles: late kelurahan, rejected RKM, lapsed BKM terms, blocked tranches, late
 borrowers, handovers that stall. ``simulate`` plans it all from the seed, then sends it.
 """
 
-from services.simulator.program import SimulationError, SimulationReport, simulate
+from services.simulator.driver import SimulationError
+from services.simulator.program import SimulationReport, simulate
 
 __all__ = ["SimulationError", "SimulationReport", "simulate"]

@@ -56,10 +56,11 @@ class Command:
 class Script:
     """One unit's commands (a kelurahan's, a city's) in the order they were planned. Anything dated
     after ``until`` is left out: a command depends on earlier ones only, so none kept loses a
-    prerequisite."""
+    prerequisite. Units of an earlier ``wave`` are driven through the whole period first."""
 
     unit: int
     until: date
+    wave: int = 0
     commands: list[Command] = field(default_factory=list)
 
     def add(

@@ -1,27 +1,27 @@
 """The simulator's entry point: plan a whole program period for a seed, then drive it through the
 services' HTTP command layer.
 
-Commands go out a month at a time and, within a month, service by service in the order facts flow
-(targeting, institutions, ledger; the handovers come last): a command that needs another service's
-events (a cycle starting after a verification, a loan after a KSM's eligibility) first calls ``wait``
-if that service has taken commands since the last wait. The plan, and so the command log, depends on
-the seed and the arguments only; the ids the services generate are bound to placeholders as they answer.
+Commands go out a wave at a time (the first kelurahan of every kecamatan through the whole period, then
+the others, then the cities' handovers), a month at a time within a wave, and within a month service by
+service in the order facts flow (targeting, institutions, ledger): a batch with a command that needs
+another service's events (a cycle starting after a verification, a loan after a KSM's eligibility)
+first calls ``wait`` if that service has taken commands since the last wait. The kelurahan of a batch
+are independent, so several are sent at once. The plan, and so the command log, depends on the seed and
+the arguments only; the ids the services generate are bound to placeholders as they answer.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
-from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
 import httpx
 
-from services.simulator.commands import PLACEHOLDER, Command, Script, Stage
+from services.simulator.commands import Command, Script, Stage
 from services.simulator.community import Community
+from services.simulator.driver import Batch, Driver, Journal
 from services.simulator.handover import plan_handover
 from services.simulator.money import Finance, Money
 from services.simulator.synthetic import City, Residents, choose_cities, choose_villages, generator
@@ -42,10 +42,7 @@ MODULES = (
 )
 FISCAL: tuple[FiscalCategory, ...] = ("rendah", "sedang", "tinggi", "sangat_tinggi")
 CITY_SCRIPTS = 10**7  # sort handovers after every village's commands of the same window
-
-
-class SimulationError(RuntimeError):
-    """A command the services refused: the plan broke one of their rules, which is a simulator bug."""
+CONCURRENCY = 8  # kelurahan sent at once: enough to keep every service's database busy
 
 
 @dataclass
@@ -62,6 +59,7 @@ class SimulationReport:
     handovers: dict[str, str]  # city -> the handover stage planned for it
     commands: dict[str, int]  # per kind of command
     events: int  # recorded by the services, as their answers' event_ids count them
+    resumed: int  # commands skipped as taken before (a resumed run)
     elapsed_seconds: float
     log_sha256: str
     log: list[str] = field(repr=False)  # every command with placeholders for service-generated ids
@@ -88,6 +86,8 @@ async def simulate(
     until: date = DEFAULT_UNTIL,
     period_code: str = PERIOD["code"],
     keep_log: bool = True,
+    concurrency: int = CONCURRENCY,
+    journal: Journal | None = None,
 ) -> SimulationReport:
     """Drive a program period of ``years`` years ending on ``until`` through ``http`` (an admin's client
     of the platform's routes): ``cities`` by code, or that many (Kota Semarang first), with
@@ -95,8 +95,10 @@ async def simulate(
 
     ``wait`` returns once every consumer has caught up; without it a command that needs another service's
     facts may be refused. ``city_headers`` authenticate a city's operator for the city's own handover acts;
-    without them no handover goes past the parallel run. ``progress`` is told (commands sent, commands
+    without them no handover goes past the parallel run. ``progress`` is told (commands done, commands
     planned). ``keep_log=False`` keeps only the log's digest (a national run's log is gigabytes).
+    ``concurrency`` kelurahan are sent at once (the log is the same for any). With a ``journal`` the run
+    records what the services took and skips what they took before (a resumed run).
     """
     if years < 1:
         raise ValueError("simulate at least one year")
@@ -111,20 +113,30 @@ async def simulate(
     def planner() -> Planner:
         return Planner(seed, period_code, starts_on, until, city_signs=city_headers is not None)
 
-    setup = _setup(period_code, starts_on, until)
+    setup = Plan([_setup(period_code, starts_on, until)], {})
     # One chunk is planned once. Several are counted first (progress needs the total), then planned
     # again one at a time as they are driven: the same plans, for the same seed.
     single = planner().plan(chunks[0]) if len(chunks) == 1 else None
     counting = planner()
     planned = single.size if single else sum(counting.plan(chunk).size for chunk in chunks)
-    driver = Driver(http, wait, city_headers, progress, len(setup) + planned, keep_log)
-    await driver.run(setup)
+    driver = Driver(
+        http,
+        wait=wait,
+        city_headers=city_headers,
+        progress=progress,
+        total=setup.size + planned,
+        keep_log=keep_log,
+        correlation=correlation_prefix(period_code, seed),
+        concurrency=concurrency,
+        journal=journal,
+    )
+    await driver.run(setup.batches())
     handovers: dict[str, str] = {}
     live = planner()
     for chunk in chunks:
         plan = single or live.plan(chunk)
         handovers.update(plan.handovers)
-        await driver.run(plan.ordered())
+        await driver.run(plan.batches())
         driver.forget()  # a chunk's placeholders are its own villages'
     if wait is not None:
         await wait()
@@ -138,10 +150,16 @@ async def simulate(
         handovers=handovers,
         commands=dict(sorted(driver.counts.items())),
         events=driver.events,
+        resumed=driver.skipped,
         elapsed_seconds=time.perf_counter() - started,
         log_sha256=driver.digest.hexdigest(),
         log=driver.log,
     )
+
+
+def correlation_prefix(period_code: str, seed: int) -> str:
+    """The start of every correlation id a run's commands carry: the rest is the command's number."""
+    return f"sim:{period_code}:{seed}:"
 
 
 def _chunks(cities: list[City]) -> list[list[City]]:
@@ -153,7 +171,7 @@ def _chunks(cities: list[City]) -> list[list[City]]:
     return chunks
 
 
-def _setup(period_code: str, starts_on: date, until: date) -> list[Command]:
+def _setup(period_code: str, starts_on: date, until: date) -> Script:
     """The program period, its targeting criteria, and its training catalogue."""
     script = Script(-1, until)
     targeting = "/targeting/program-periods"
@@ -181,7 +199,7 @@ def _setup(period_code: str, starts_on: date, until: date) -> list[Command]:
             body,
             needs=(Stage.TARGETING,),
         )
-    return script.commands
+    return script
 
 
 @dataclass
@@ -193,18 +211,21 @@ class Plan:
     def size(self) -> int:
         return sum(len(s.commands) for s in self.scripts)
 
-    def ordered(self) -> list[Command]:
-        """Month by month; within a month service by service, upstream first; then village by village,
-        each in date order (and in planned order within a day)."""
+    def batches(self) -> list[Batch]:
+        """Wave by wave; within a wave month by month; within a month service by service, upstream
+        first. A batch has a lane per unit, its commands in date order (in planned order within a day)."""
 
         def window(c: Command) -> int:
             return FINAL if c.stage is Stage.HANDOVER else c.on.year * 12 + c.on.month
 
-        keyed = [
-            ((window(c), c.stage, s.unit, c.on, n), c) for s in self.scripts for n, c in enumerate(s.commands)
+        grouped: dict[tuple[int, int, Stage], dict[int, list[Command]]] = {}
+        for s in self.scripts:
+            for c in s.commands:
+                grouped.setdefault((s.wave, window(c), c.stage), {}).setdefault(s.unit, []).append(c)
+        return [
+            Batch(stage, [sorted(lanes[unit], key=lambda c: c.on) for unit in sorted(lanes)])
+            for (_, _, stage), lanes in sorted(grouped.items())
         ]
-        keyed.sort(key=lambda item: item[0])
-        return [c for _, c in keyed]
 
 
 @dataclass
@@ -225,8 +246,13 @@ class Planner:
             profile = generator(self.seed, "city", city.code)
             category = profile.choices(FISCAL, (30, 40, 20, 10))[0]
             finance = Finance(category, ddub_late=profile.random() < 0.3)
+            kecamatan: set[str] = set()
             for village in city.villages:
-                script = Script(len(scripts), self.until)
+                # The first kelurahan of each kecamatan go through the whole period first, so the
+                # dashboard shows every kecamatan with cycles, money and loans early on.
+                wave = 1 if village.code[:8] in kecamatan else 0
+                kecamatan.add(village.code[:8])
+                script = Script(len(scripts), self.until, wave)
                 story = generator(self.seed, "kelurahan", village.code)
                 community = Community(
                     script, story, self.residents, self.period, city, village, self.starts_on
@@ -235,76 +261,10 @@ class Planner:
                 money = generator(self.seed, "money", village.code)
                 Money(script, money, self.period, village, finance, facts).plan()
                 scripts.append(script)
-            script = Script(CITY_SCRIPTS + n, self.until)
+            script = Script(CITY_SCRIPTS + n, self.until, wave=1)
             handover = generator(self.seed, "handover", city.code)
             handovers[city.code] = plan_handover(
                 script, handover, self.period, city, finance.ddub_pct, city_signs=self.city_signs
             )
             scripts.append(script)
         return Plan(scripts, handovers)
-
-
-class Driver:
-    """Sends planned commands, binding the ids the services answer with, and keeps the report's tallies."""
-
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        wait: Callable[[], Awaitable[None]] | None,
-        city_headers: Callable[[str], Mapping[str, str]] | None,
-        progress: Callable[[int, int], None] | None,
-        total: int,
-        keep_log: bool,
-    ) -> None:
-        self.http, self.wait, self.city_headers, self.progress = http, wait, city_headers, progress
-        self.total, self.keep_log = total, keep_log
-        self.ids: dict[str, str] = {}
-        self.dirty: set[Stage] = set()  # services that took commands since the last wait
-        self.counts: Counter[str] = Counter()
-        self.events = 0
-        self.sent = 0
-        self.log: list[str] = []
-        self.digest = hashlib.sha256()
-
-    def forget(self) -> None:
-        self.ids.clear()
-
-    async def run(self, commands: Iterable[Command]) -> None:
-        for command in commands:
-            await self.send(command)
-
-    async def send(self, c: Command) -> None:
-        if self.wait is not None and c.needs & self.dirty:
-            await self.wait()
-            self.dirty.clear()
-        headers = dict(self.city_headers(c.as_city)) if c.as_city and self.city_headers else None
-        path = self._bound(c.path)
-        response = await self.http.post(path, json=self._bound(c.body), headers=headers)
-        if not response.is_success:
-            raise SimulationError(
-                f"{c.kind} on {c.on}: POST {path} answered {response.status_code}: {response.text}\n"
-                f"planned as: {c.line()}"
-            )
-        answer: dict[str, Any] = response.json()
-        if c.binds is not None:
-            placeholder, name = c.binds
-            self.ids[placeholder] = str(answer[name])
-        self.events += len(answer.get("event_ids", ()))
-        self.dirty.add(c.stage)
-        self.counts[c.kind] += 1
-        line = c.line()
-        self.digest.update(line.encode() + b"\n")
-        if self.keep_log:
-            self.log.append(line)
-        self.sent += 1
-        if self.progress is not None:
-            self.progress(self.sent, self.total)
-
-    def _bound(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return PLACEHOLDER.sub(lambda m: self.ids[m.group(0)], value) if "${" in value else value
-        if isinstance(value, dict):
-            return {k: self._bound(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self._bound(v) for v in value]
-        return value

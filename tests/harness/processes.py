@@ -27,7 +27,8 @@ class PlatformProcess:
         self._handle = log.open("wb")
         self.proc = subprocess.Popen(
             [str(P2KP), *args, "--port", str(self.port)],
-            env={**os.environ, **env},
+            # No demo seeding unless a test asks for it: the tests expect an empty platform.
+            env={**os.environ, "P2KP_DEMO_SEED": "false", **env},
             stdout=self._handle,
             stderr=subprocess.STDOUT,
             preexec_fn=die_with_parent,
