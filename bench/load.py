@@ -17,6 +17,7 @@ import asyncio
 import ipaddress
 import itertools
 import random
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -88,7 +89,7 @@ def require_loopback(url: str) -> None:
     """The generator never loads a machine other than this one."""
     host = httpx.URL(url).host
     if host == "localhost":
-        return
+        host = socket.gethostbyname(host)  # as the client will resolve it
     try:
         if ipaddress.ip_address(host).is_loopback:
             return
@@ -221,7 +222,10 @@ def main() -> None:
         from bench.prepare import prepare
         from tests.harness.tokens import ADMIN
 
-        async with httpx.AsyncClient(base_url=args.base_url, headers=ADMIN, timeout=30) as http:
+        # trust_env=False: no HTTP(S)_PROXY may carry the load to another machine.
+        async with httpx.AsyncClient(
+            base_url=args.base_url, headers=ADMIN, timeout=30, trust_env=False
+        ) as http:
             target = await prepare(http)
             report = await run_load(
                 http, target, rate=args.rate, seconds=args.duration, mix=mix, concurrency=args.concurrency

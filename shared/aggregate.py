@@ -62,15 +62,23 @@ CONFLICT_RETRIES = 5
 
 
 async def load(
-    store: EventStore, aggregate: A, *, missing: str | None = None, conn: AsyncConnection | None = None
+    store: EventStore,
+    aggregate: A,
+    *,
+    missing: str | None = None,
+    conn: AsyncConnection | None = None,
+    lock_stream: bool = False,
 ) -> A:
     """Replay ``aggregate``'s stream into it; with ``missing``, a 404 with that message if it is empty.
 
     Pass ``conn`` inside a unit of work: on SQLite a second connection would wait for the first's lock.
-    There the stream is also locked until the unit of work ends (PostgreSQL), so two commands on one
-    stream take turns instead of both deciding on the same version and one failing to append.
+    ``lock_stream`` (a command about to append to this one stream) also locks the stream until the
+    unit of work ends (PostgreSQL), so two commands on it take turns instead of both deciding on the
+    same version and one failing to append. Reads never lock: a reader holding one stream while it
+    waits for another could deadlock with a writer.
     """
-    if conn is not None:
+    if lock_stream:
+        assert conn is not None, "a stream lock lasts as long as a unit of work: pass its connection"
         await lock(conn, aggregate.stream)
     history = await store.read_stream(aggregate.stream, conn=conn)
     aggregate.replay([e.payload for e in history])

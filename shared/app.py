@@ -21,7 +21,8 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SqlalchemyTimeout
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -199,7 +200,7 @@ def create_app(
         return response
 
     app.add_exception_handler(Unavailable, unavailable)
-    app.add_exception_handler(OperationalError, unavailable)
+    app.add_exception_handler(SqlalchemyTimeout, unavailable)  # the connection pool is exhausted
     app.add_exception_handler(ConnectionError, unavailable)
     app.add_exception_handler(OSError, unavailable)
 

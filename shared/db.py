@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SqlalchemyTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -108,6 +109,9 @@ dead_letter_log = Table(
 )
 
 
+LOCK_TIMEOUT_SECONDS = 15
+
+
 async def lock(conn: AsyncConnection, name: str) -> None:
     """Hold an exclusive lock called ``name`` until ``conn``'s transaction ends: commands that read
     what other streams wrote before deciding (a bank balance, a KSM's running loan) take the same
@@ -115,6 +119,8 @@ async def lock(conn: AsyncConnection, name: str) -> None:
     SQLite needs none (it lets one writer at a time in already, from the transaction's start)."""
     if conn.dialect.name == "postgresql":
         key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+        # Never wait forever holding a pooled connection: past this the command answers 503.
+        await conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_SECONDS}s'"))
         await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
@@ -122,23 +128,34 @@ async def lock(conn: AsyncConnection, name: str) -> None:
 # transaction rollback (a deadlock or serialization failure: the other transaction goes on), 53
 # insufficient resources (too many connections), 57P operator intervention (shutting down, starting
 # up, terminated by an administrator).
-_UNAVAILABLE_SQLSTATES = ("08", "40", "53", "57P")
+_UNAVAILABLE_SQLSTATES = ("08", "40", "53", "55P03", "57P")
+# What SQLite says when it is busy or its file is unreachable; its other "operational" errors (no such
+# table, too many variables) are bugs.
+_SQLITE_TRANSIENT = ("database is locked", "database table is locked", "disk i/o error", "unable to open")
 
 
 def database_unavailable(exc: BaseException) -> bool:
-    """Whether ``exc`` says the database is unreachable or restarting (answer 503, retry the batch),
-    rather than that a statement or the data is wrong (a bug, or a poison event)."""
-    if isinstance(exc, OperationalError | InterfaceError | ConnectionError | OSError | TimeoutError):
+    """Whether ``exc`` says the database is unreachable, restarting or busy (answer 503, retry the
+    batch), rather than that a statement or the data is wrong (a bug, or a poison event that a retry
+    would only fail on again)."""
+    if isinstance(exc, SqlalchemyTimeout):  # no pooled connection came free in time
         return True
     if isinstance(exc, DBAPIError):
         if exc.connection_invalidated:
             return True
-        sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-        if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
-            return True
-        cause = exc.orig.__cause__ if exc.orig is not None else None
+        orig = exc.orig
+        if isinstance(orig, ValueError) or isinstance(getattr(orig, "__cause__", None), ValueError):
+            return False  # a value the driver refused (asyncpg's DataError is an InterfaceError too)
+        if type(orig).__module__.startswith("sqlite3") or "sqlite" in type(orig).__module__:
+            return any(m in str(orig).lower() for m in _SQLITE_TRANSIENT)
+        sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+        if isinstance(sqlstate, str):
+            return sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
+        if isinstance(exc, OperationalError | InterfaceError):
+            return True  # no SQLSTATE: the driver lost or could not make its connection
+        cause = orig.__cause__ if orig is not None else None
         return cause is not None and database_unavailable(cause)
-    return False
+    return isinstance(exc, ConnectionError | OSError | TimeoutError)
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:

@@ -123,7 +123,8 @@ class ServiceRuntime:
         await upgrade(self.engine, *self.migrations)
         for prepare in self.before_start:
             await prepare()
-        await self.publisher.start()
+        if self.runs("relay") or self.runs("consumers"):  # an api process publishes nothing itself:
+            await self.publisher.start()  # it starts (and serves) while Kafka is away
         self._tasks = []
         if self.runs("relay"):
             self._tasks.append(

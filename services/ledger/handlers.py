@@ -60,7 +60,7 @@ async def execute(
     for attempt in range(1, CONFLICT_RETRIES + 1):
         try:
             async with store.transaction() as conn:
-                await load(store, aggregate, missing=missing, conn=conn)  # locks the stream till commit
+                await load(store, aggregate, missing=missing, conn=conn, lock_stream=True)
                 if inspect.isawaitable(outcome := decide(aggregate, conn)):
                     await outcome
                 recorded = await save(store, aggregate, actor, conn=conn)
@@ -185,6 +185,9 @@ async def account_balance(conn: AsyncConnection, book: str, account: str, on: da
 async def require_cash(conn: AsyncConnection, book: str, amount: int, what: str, on: date) -> None:
     """409 unless the bank holds ``amount`` both on ``on`` and now (money received later does not pay
     for a back-dated payment, and money since spent is not there to pay again)."""
+    # Two payments out of one bank account check it one after the other (a name no stream has, so
+    # it cannot cross the locks of close_books, which holds the book's stream).
+    await lock(conn, f"book:{book}")
     cash = min(await account_balance(conn, book, "bank", on), await account_balance(conn, book, "bank"))
     if cash < amount:
         raise Conflict(

@@ -121,6 +121,7 @@ class Generations:
         self.projection = projection
         self.rebuilding: RebuildState | None = None
         self._lock = asyncio.Lock()
+        self._outgoing: ConsumerRunner | None = None
 
     @property
     def facts(self) -> Facts:
@@ -134,7 +135,13 @@ class Generations:
         await create_tables(self.runtime.engine, self.projection.facts)
 
     def live(self) -> ConsumerRunner:
-        return self.runtime.consumer(self.projection.name)
+        """The runner of the generation readers read; during a switch (the new projection set, its
+        runner not yet in place) the one being replaced."""
+        found = next((c for c in self.runtime.consumers if c.name == self.projection.name), None)
+        if found is not None:
+            return found
+        assert self._outgoing is not None
+        return self._outgoing
 
     # A Worker every monitoring process runs (runtime.followers): in a distributed deployment the
     # rebuild runs in the process that runs the projections, and the api processes (and any other
@@ -152,11 +159,12 @@ class Generations:
 
     async def follow(self, generation: int) -> None:
         """Read (and, where the consumers run, project into) ``generation``, switched to elsewhere."""
-        log.info("monitoring.generation_followed", old=self.facts.generation, new=generation)
-        old = self.live()
-        successor = FactsProjection(facts_tables(generation), consumer_name(generation))
-        self.projection = successor
-        await self.runtime.replace_consumer(old, self.runtime.runner_for(successor))
+        async with self._lock:  # not while a rebuild starts here
+            log.info("monitoring.generation_followed", old=self.facts.generation, new=generation)
+            old = self._outgoing = self.live()
+            successor = FactsProjection(facts_tables(generation), consumer_name(generation))
+            self.projection = successor
+            await self.runtime.replace_consumer(old, self.runtime.runner_for(successor))
 
     async def rebuild(
         self, on_progress: Callable[[RebuildState], None] | None = None, timeout: float = 3600
@@ -172,8 +180,8 @@ class Generations:
             successor = FactsProjection(new_facts, consumer_name(state.generation))
             await forget_consumer(self.runtime.engine, successor.name)  # a failed rebuild's positions
             runner = self.runtime.runner_for(successor)
+            live = self._outgoing = self.live()
             task = asyncio.create_task(runner.run(), name=f"rebuild-{runner.name}")
-            live = self.live()
             try:
                 async with asyncio.timeout(timeout):
                     await self._catch_up(runner, state, on_progress)

@@ -55,9 +55,12 @@ class Chaos:
         *,
         rate: float = RATE,
         seconds: float = SECONDS,
+        unavailable_ok: bool = False,
     ) -> tuple[LoadReport, Figures]:
         """Run the load; once a quarter of it is acknowledged, inject the fault; when the load is over,
-        check everything (see checks.all_hold) over every command of the module so far."""
+        check everything (see checks.all_hold) over every command of the module so far. Unless
+        ``unavailable_ok`` (the database itself is down), every command of this load must end
+        acknowledged: a keyed one after its retries, the others at once."""
         quarter = asyncio.Event()
         acknowledged = 0
 
@@ -86,6 +89,9 @@ class Chaos:
             await inject()
             report = await load
             print(f"\n{fault}: {report.summary()}")
+            if not unavailable_ok:
+                unanswered = [(s.kind, s.status) for s in report.sent if not s.acknowledged]
+                assert not unanswered, f"{fault}: commands not acknowledged: {unanswered[:5]}"
             self.sent += report.sent
             figures = await all_hold(self.platform, self.postgres, http, self.sent, fault)
         await webhooks_complete(self.platform, self.receiver, fault)

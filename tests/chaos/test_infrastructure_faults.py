@@ -75,7 +75,7 @@ async def test_a_postgres_restart_answers_503_meanwhile_and_recovers_by_itself(c
         finally:
             await asyncio.to_thread(chaos.postgres.start)
 
-    await chaos.under_load("postgres restart", fault)
+    await chaos.under_load("postgres restart", fault, unavailable_ok=True)
 
 
 async def test_poison_records_go_to_the_dead_letter_topic_and_consumption_continues(chaos: Chaos) -> None:

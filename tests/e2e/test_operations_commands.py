@@ -102,9 +102,9 @@ def test_migrations_run_twice_and_concurrently_leave_one_schema(
         )
         for _ in range(3)
     ]
-    outcomes = [(p.wait(120), p.communicate()) for p in at_once]
-    assert [code for code, _ in outcomes] == [0, 0, 0], outcomes
-    assert all("ledger: schema up to date." in out for _, (out, _err) in outcomes)
+    outcomes = [(p.communicate(timeout=120), p.returncode) for p in at_once]
+    assert [code for _, code in outcomes] == [0, 0, 0], outcomes
+    assert all("ledger: schema up to date." in out for (out, _err), _ in outcomes)
     again = platform.command("migrate", "ledger")
     assert again.returncode == 0, again.stderr
 
