@@ -28,8 +28,10 @@ from bench.latency import bench_latency
 from bench.machine import load_average, this_machine
 from bench.measure import Figures, Step, Stopwatch
 from bench.projection import bench_projection
+from bench.rebuild import STEPS as REBUILD_STEPS
+from bench.rebuild import bench_rebuild
 from bench.relay import bench_relay
-from bench.report import console_table, latency_details, update_docs, write_json
+from bench.report import console_table, latency_details, rebuild_details, update_docs, write_json
 from bench.services import Services, running_services
 
 Phase = Callable[[Services, Sizes, Step], Awaitable[Figures]]
@@ -46,8 +48,9 @@ PHASES: dict[str, tuple[str, Phase, Callable[[Sizes], int]]] = {
     "projection": ("Projection ← Kafka", bench_projection, lambda s: 2 * s.rounds),
     "latency": ("Command → projection latency", bench_latency, lambda s: 2),
     "commands": ("Sustained commands, every service a process", bench_commands, lambda s: 8),
+    "rebuild": ("Monitoring rebuild ← Kafka", bench_rebuild, lambda s: REBUILD_STEPS),
 }
-KAFKA_PHASES = {"relay", "projection", "latency", "commands"}
+KAFKA_PHASES = {"relay", "projection", "latency", "commands", "rebuild"}
 
 
 def _quiet_logs() -> None:
@@ -124,6 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     console.print(console_table(config.sizes, figures))
     if details := latency_details(figures):
+        console.print(details)
+    if details := rebuild_details(figures):
         console.print(details)
     if failed:
         # latest.json and the docs keep the last complete run's figures.

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bench import REPO_ROOT
 
-PHASES = ("append_pg", "append_sqlite", "relay", "projection", "latency", "commands")
+PHASES = ("append_pg", "append_sqlite", "relay", "projection", "latency", "commands", "rebuild")
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
 DOCS_PATH = REPO_ROOT / "docs" / "benchmarks.md"
 
@@ -34,6 +34,8 @@ class Sizes:
     partitions: int  # of every Kafka topic the benchmarks create
     load_top_rate: float  # commands/s of the command-rate phase's last step (a quarter and half before)
     load_seconds: float  # length of each step
+    rebuild_events: int  # records the monitoring rebuild applies: a simulated slice, replicated onto cities
+    rebuild_kelurahan: int  # of Kota Semarang in that simulated slice (cached in var/bench/ per size)
 
 
 FULL = Sizes(
@@ -48,6 +50,8 @@ FULL = Sizes(
     partitions=3,
     load_top_rate=160.0,
     load_seconds=15.0,
+    rebuild_events=1_000_000,
+    rebuild_kelurahan=20,
 )
 
 QUICK = Sizes(
@@ -62,6 +66,8 @@ QUICK = Sizes(
     partitions=3,
     load_top_rate=40.0,
     load_seconds=3.0,
+    rebuild_events=20_000,
+    rebuild_kelurahan=4,
 )
 
 

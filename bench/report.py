@@ -78,6 +78,9 @@ def rows(sizes: Sizes) -> list[Row]:
             "commands_ratio"),
         Row("Commands at that rate, p95", "distributed", "commands_distributed_p95_ms",
             "embedded", "commands_embedded_p95_ms", "ms"),
+        Row(f"Monitoring rebuild, {sizes.rebuild_events:,} events", "ConsumerRunner + FactsProjection, PG",
+            "rebuild_events_per_s", "AIOKafkaConsumer, no DB", "rebuild_raw_consume_events_per_s", "ev/s",
+            "rebuild_ratio"),
     ]  # fmt: skip
 
 
@@ -170,8 +173,26 @@ def latency_details(figures: Figures) -> str:
     )
 
 
+def rebuild_details(figures: Figures) -> str:
+    """What the rebuild ran over and what it built, when it ran."""
+    keys = ("rebuild_events", "rebuild_cities", "rebuild_kelurahan", "rebuild_seconds", "rebuild_facts_rows")
+    if not all(k in figures for k in (*keys, "rebuild_digest")):
+        return ""
+    tables = ", ".join(
+        f"{k.removeprefix('rebuild_rows_')} {v:,.0f}"
+        for k, v in figures.items()
+        if k.startswith("rebuild_rows_")
+    )
+    return (
+        f"Rebuild run: {figures['rebuild_events']:,.0f} events of {figures['rebuild_cities']:,.0f} cities, "
+        f"{figures['rebuild_kelurahan']:,.0f} kelurahan, applied in {figures['rebuild_seconds']:,.0f} s; "
+        f"{figures['rebuild_facts_rows']:,.0f} facts rows ({tables}); "
+        f"digest {int(figures['rebuild_digest']):012x}."
+    )
+
+
 def generated_block(sizes: Sizes, figures: Figures, machine: Machine) -> str:
-    details = latency_details(figures)
+    details = "\n\n".join(d for d in (latency_details(figures), rebuild_details(figures)) if d)
     return "\n".join(
         [
             BEGIN,
