@@ -21,7 +21,7 @@ class PgError(Exception):
 
 
 def wrapped(kind: type[DBAPIError], orig: BaseException, invalidated: bool = False) -> DBAPIError:
-    return kind("SELECT 1", {}, orig, connection_invalidated=invalidated)  # type: ignore[arg-type]
+    return kind("SELECT 1", {}, orig, connection_invalidated=invalidated)
 
 
 @pytest.mark.parametrize(
