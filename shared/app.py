@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -234,7 +235,8 @@ def create_app(
         metrics.outbox_backlog.labels(runtime.name).set(await runtime.relay.backlog())
         for consumer in runtime.consumers:
             try:
-                metrics.consumer_lag.labels(runtime.name, consumer.name).set(await consumer.lag())
+                async with asyncio.timeout(3.0):  # metrics answer even when the brokers are slow
+                    metrics.consumer_lag.labels(runtime.name, consumer.name).set(await consumer.lag())
             except Exception:  # lag is unknown while the consumer is (re)joining its group
                 metrics.consumer_lag.labels(runtime.name, consumer.name).set(float("nan"))
             metrics.dead_letters.labels(runtime.name, consumer.name).set(consumer.dead_lettered_total)
