@@ -240,6 +240,30 @@ async def eligible_ksm(
     return {**last, "ksm_id": ksm_id}
 
 
+async def lingkungan_ksm(
+    http: httpx.AsyncClient, kelurahan: str, households: list[str], *, period: str = "KOTAKU"
+) -> dict[str, Any]:
+    """A KSM lingkungan (a grant's recipient) of ``households``; its registration's answer."""
+    body = {
+        "name": "KSM Jalan Lingkungan",
+        "type": "lingkungan",
+        "registered_on": "2021-09-01",
+        "members": [{"household_id": h, "woman": False} for h in households],
+    }
+    return await post(http, f"/institutions/program-periods/{period}/kelurahan/{kelurahan}/ksm", body)
+
+
+def paving_grant(ksm_id: str) -> dict[str, Any]:
+    """A Rp10,000,000 grant proposal for paving, approved 1 December 2021."""
+    return {
+        "ksm_id": ksm_id,
+        "proposal": "Proposal 3",
+        "purpose": "Paving jalan RW 02",
+        "amount_rupiah": 10_000_000,
+        "approved_on": "2021-12-01",
+    }
+
+
 # A year-1 BLM of Rp100,000,000 for a kelurahan of a fiscally weak city (DDUB 5 %).
 BLM_2021 = {"year": 2021, "total_rupiah": 100_000_000, "fiscal_category": "rendah", "apbn_reference": "DIPA"}
 

@@ -25,6 +25,8 @@ from tests.journeys import (
     eligible_ksm,
     hand_over,
     lend,
+    lingkungan_ksm,
+    paving_grant,
     post,
     registered_period,
     synced,
@@ -45,26 +47,10 @@ async def life_until_money(http: httpx.AsyncClient) -> dict[str, Any]:
     await post(http, f"{BASE}/blm", BLM_2021)
     await tranche_through(http, "APBN", 1, "2021-11-15")
     ekonomi = await eligible_ksm(http, KEL, households[:5])
-    members = [{"household_id": h, "woman": False} for h in households[5:8]]
-    lingkungan = await post(
-        http,
-        f"/institutions/program-periods/KOTAKU/kelurahan/{KEL}/ksm",
-        {
-            "name": "KSM Jalan Lingkungan",
-            "type": "lingkungan",
-            "registered_on": "2021-09-01",
-            "members": members,
-        },
-    )
+    lingkungan = await lingkungan_ksm(http, KEL, households[5:8])
     await synced(http, ekonomi, "ledger.facts")
     await synced(http, lingkungan, "ledger.facts")
-    grant = {
-        "ksm_id": lingkungan["ksm_id"],
-        "proposal": "Proposal 3",
-        "purpose": "Paving jalan RW 02",
-        "amount_rupiah": 10_000_000,
-        "approved_on": "2021-12-01",
-    }
+    grant = paving_grant(lingkungan["ksm_id"])
     grant_id = (await post(http, f"{BASE}/grants", grant))["grant_id"]
     await post(http, f"/ledger/grants/{grant_id}/disbursement", {"disbursed_on": "2021-12-02"})
     loan = await lend(http, BASE, ekonomi["ksm_id"])

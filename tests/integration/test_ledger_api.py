@@ -20,7 +20,9 @@ from tests.journeys import (
     cycle_to_bkm,
     cycle_to_renta,
     eligible_ksm,
+    lingkungan_ksm,
     meeting,
+    paving_grant,
     post,
     registered_period,
     synced,
@@ -295,23 +297,10 @@ async def test_grants_and_the_ledger_s_refusals(http: httpx.AsyncClient, platfor
     households = await targeted(http, platform, KEL, households=8)
     await ledger_knows(platform, (await cycle_to_renta(http, KEL))["renta"])
     ksm = await eligible_ksm(http, KEL, households[:5])
-    members = [{"household_id": h, "woman": False} for h in households[5:8]]
-    body = {
-        "name": "KSM Jalan Lingkungan",
-        "type": "lingkungan",
-        "registered_on": "2021-09-01",
-        "members": members,
-    }
-    lingkungan = await post(http, f"/institutions/program-periods/KOTAKU/kelurahan/{KEL}/ksm", body)
+    lingkungan = await lingkungan_ksm(http, KEL, households[5:8])
     await ledger_knows(platform, lingkungan)
     await ledger_knows(platform, ksm)
-    grant = {
-        "ksm_id": lingkungan["ksm_id"],
-        "proposal": "Proposal 3",
-        "purpose": "Paving jalan RW 02",
-        "amount_rupiah": 10_000_000,
-        "approved_on": "2021-12-01",
-    }
+    grant = paving_grant(lingkungan["ksm_id"])
     assert "KSM ekonomi borrows" in problem(
         await http.post(f"{BASE}/grants", json={**grant, "ksm_id": ksm["ksm_id"]}), 409
     )
