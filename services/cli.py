@@ -270,6 +270,9 @@ def simulate(
     ] = None,
     years: Annotated[int, typer.Option(min=1, max=10, help="Program years")] = 2,
     seed: Annotated[int, typer.Option(help="The same seed issues the same commands")] = 1,
+    density: Annotated[
+        int, typer.Option(min=1, max=10, help="Kelurahan size: 1 ~6 KSM each (the demo), 4 ~22 (national)")
+    ] = 1,
 ) -> None:
     """Drive a synthetic program (synthetic people, real region codes) through an embedded platform on
     P2KP_DATA_DIR, command by command through the services' API; prints events/s at the end."""
@@ -305,6 +308,7 @@ def simulate(
                         kelurahan_per_city=kelurahan_per_city,
                         years=years,
                         seed=seed,
+                        density=density,
                         progress=lambda done, total: bar.update(task, completed=done, total=total),
                         wait=lambda: quiesce(platform, timeout=300),
                         city_headers=lambda city: bearer("city_operator", city),

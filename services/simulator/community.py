@@ -74,8 +74,10 @@ class Community:
         city: City,
         village: Village,
         start: date,
+        density: int = 1,
     ) -> None:
         self.script, self.rng, self.residents = script, rng, residents
+        self.density = density  # how many times the demo's small kelurahan: poor households and KSM
         self.city, self.v, self.start = city, village, start
         self.nominations = f"/targeting/program-periods/{period}/kelurahan"
         self.targeting = f"{self.nominations}/{village.code}"
@@ -246,7 +248,7 @@ class Community:
         path = f"{self.targeting}/poverty-criteria"
         self._add(agreed, TARGETING, "targeting.poverty-criteria.agree", path, body)
         published = max(agreed, pemetaan - days(rng, 1, 5))
-        poor = rng.randint(30, 42)
+        poor = rng.randint(30, 42) * self.density
         for n in range(poor + rng.randint(3, 6)):
             self._survey(agreed + days(rng, 0, (published - agreed).days), poor=n < poor)
         self._publish(published, "PS2")
@@ -398,7 +400,8 @@ class Community:
         rng = self.rng
         households = list(self.ps2)
         rng.shuffle(households)
-        kinds = ["ekonomi"] * rng.randint(4, 6) + ["lingkungan"] * rng.randint(1, 2)
+        kinds = ["ekonomi"] * (rng.randint(4, 6) * self.density)
+        kinds += ["lingkungan"] * (rng.randint(1, 2) * self.density)
         kinds += ["sosial"] if rng.random() < 0.5 else []
         for n, kind in enumerate(kinds, start=1):
             size = rng.randint(5, 7) if kind == "ekonomi" else rng.randint(3, 5)
