@@ -4,6 +4,10 @@ For each fetched batch of one partition, the handler's writes, the per-stream de
 partition's next offset are committed in ONE database transaction. A crash anywhere before that commit
 leaves nothing behind and the batch is read again; a crash after it finds the offset already stored.
 Events the handler cannot take go to the dead-letter topic with the error, and consumption continues.
+
+A batch is claimed in three statements whatever its size (the streams' stored versions, locked; the new
+streams; the advanced ones), and a handler with ``apply_batch`` gets the claimed events at once, so it
+can send its writes together: a national rebuild is millions of events.
 """
 
 from __future__ import annotations
@@ -11,12 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -50,6 +54,17 @@ class Handler(Protocol):
     async def apply(self, event: RecordedEvent, conn: AsyncConnection) -> None: ...
 
 
+class BatchHandler(Handler, Protocol):
+    """A handler that takes a batch's claimed events at once, in order, with the same effect as applying
+    them one by one (``apply`` stays for the slow path, where each event has its own savepoint)."""
+
+    async def apply_batch(self, events: Sequence[RecordedEvent], conn: AsyncConnection) -> None: ...
+
+
+class ClaimRaced(Exception):
+    """Another instance claimed one of the batch's new streams meanwhile (a rebalance): retry the batch."""
+
+
 async def upsert(conn: AsyncConnection, table: Any, values: dict[str, Any], keys: Sequence[str]) -> None:
     """INSERT ... ON CONFLICT (keys) DO UPDATE, on SQLite and PostgreSQL alike."""
     insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
@@ -66,6 +81,29 @@ class _EventFailed(Exception):
 class _Outcome:
     dead_letter: Message | None = None
     applied: bool = False
+
+
+CLAIM_CHUNK = 1000  # streams read per statement (SQLite takes at most 32,766 parameters)
+_INSERT_CLAIMS = text(
+    "INSERT INTO consumed_streams (consumer, stream_id, version, event_id) "
+    "SELECT :consumer, s, v, e FROM unnest(CAST(:streams AS varchar[]), CAST(:versions AS integer[]), "
+    "CAST(:events AS varchar[])) AS t(s, v, e) "
+    "ON CONFLICT (consumer, stream_id) DO NOTHING RETURNING stream_id"
+)
+_UPDATE_CLAIMS = text(
+    "UPDATE consumed_streams AS c SET version = t.v, event_id = t.e "
+    "FROM unnest(CAST(:streams AS varchar[]), CAST(:versions AS integer[]), CAST(:events AS varchar[])) "
+    "AS t(s, v, e) WHERE c.consumer = :consumer AND c.stream_id = t.s"
+)
+_UPDATE_CLAIM = update(consumed_streams).where(  # SET from the other parameters: version, event_id
+    consumed_streams.c.consumer == bindparam("w_consumer"),
+    consumed_streams.c.stream_id == bindparam("w_stream"),
+)
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 class ConsumerRunner:
@@ -154,11 +192,14 @@ class ConsumerRunner:
         applied = 0
         dead: list[Message] = []
         async with self.engine.begin() as conn:
-            for record in records:
-                outcome = await self._handle(conn, record, guarded=guarded)
-                applied += outcome.applied
-                if outcome.dead_letter is not None:
-                    dead.append(outcome.dead_letter)
+            if guarded:
+                for record in records:
+                    outcome = await self._handle(conn, record)
+                    applied += outcome.applied
+                    if outcome.dead_letter is not None:
+                        dead.append(outcome.dead_letter)
+            else:
+                applied, dead = await self._apply_fast(conn, records)
             await upsert(
                 conn,
                 checkpoints,
@@ -176,21 +217,39 @@ class ConsumerRunner:
                 await self.dead_letters.publish(dead)
         return applied, dead
 
-    async def _handle(self, conn: AsyncConnection, record: Received, *, guarded: bool = True) -> _Outcome:
+    async def _apply_fast(self, conn: AsyncConnection, records: list[Received]) -> tuple[int, list[Message]]:
+        """The whole batch claimed at once and applied without savepoints; any event the handler fails
+        on raises ``_EventFailed`` (the caller then goes event by event)."""
+        events: list[RecordedEvent] = []
+        dead: list[Message] = []
+        for record in records:
+            try:
+                events.append(parse_cloudevent(json.loads(record.value), self.registry))
+            except (ValueError, MalformedEnvelope, UnknownEventType) as exc:
+                if (message := await self._dead_letter(conn, record, exc)) is not None:
+                    dead.append(message)
+        fresh = await self._claim_batch(conn, events)
+        try:
+            apply_batch = getattr(self.handler, "apply_batch", None)
+            if apply_batch is not None:
+                await apply_batch(fresh, conn)
+            else:
+                for event in fresh:
+                    await self.handler.apply(event, conn)
+        except Exception as exc:
+            if database_unavailable(exc):
+                raise  # the database is unwell, not an event: the batch is retried as it is
+            raise _EventFailed from exc
+        return len(fresh), dead
+
+    async def _handle(self, conn: AsyncConnection, record: Received) -> _Outcome:
+        """One event in its own savepoint: the slow path, after the batch failed on the fast one."""
         try:
             event = parse_cloudevent(json.loads(record.value), self.registry)
         except (ValueError, MalformedEnvelope, UnknownEventType) as exc:
             return _Outcome(dead_letter=await self._dead_letter(conn, record, exc))
         if not await self._claim(conn, event):
             return _Outcome()  # a redelivery: already applied in an earlier transaction
-        if not guarded:
-            try:
-                await self.handler.apply(event, conn)
-            except Exception as exc:
-                if database_unavailable(exc):
-                    raise
-                raise _EventFailed from exc
-            return _Outcome(applied=True)
         outcome = _Outcome(applied=True)
         try:
             async with conn.begin_nested():
@@ -200,6 +259,80 @@ class ConsumerRunner:
                 raise  # the database is unwell, not the event: fail the batch so it is retried
             outcome = _Outcome(dead_letter=await self._dead_letter(conn, record, exc))
         return outcome
+
+    async def _claim_batch(self, conn: AsyncConnection, events: list[RecordedEvent]) -> list[RecordedEvent]:
+        """Claim the batch's events for this consumer; those not applied before, in order.
+
+        The streams' stored versions are read with their rows locked (in stream order, so two instances
+        lock alike): an instance racing after a rebalance waits here, then reads the version the other
+        committed. A stream with no row yet is inserted; if another instance inserted it meanwhile, the
+        insert does nothing and the batch is retried (``ClaimRaced``), never applied twice.
+        """
+        if not events:
+            return []
+        latest: dict[str, RecordedEvent] = {}
+        for event in events:
+            if event.stream_id not in latest or event.stream_version > latest[event.stream_id].stream_version:
+                latest[event.stream_id] = event
+        streams = sorted(latest)
+        table = consumed_streams
+        stored: dict[str, int] = {}
+        for chunk in _chunks(streams, CLAIM_CHUNK):
+            found = await conn.execute(
+                select(table.c.stream_id, table.c.version)
+                .where(table.c.consumer == self.name, table.c.stream_id.in_(chunk))
+                .order_by(table.c.stream_id)
+                .with_for_update()
+            )
+            stored.update({stream: version for stream, version in found})
+        new = [latest[s] for s in streams if s not in stored]
+        advanced = [latest[s] for s in streams if s in stored and latest[s].stream_version > stored[s]]
+        postgres = conn.dialect.name == "postgresql"
+        if new:
+            if postgres:
+                claimed = await conn.execute(_INSERT_CLAIMS, self._claim_arrays(new))
+                inserted = {stream for (stream,) in claimed}
+            else:  # one writer at a time on SQLite: nobody can have inserted meanwhile
+                await conn.execute(consumed_streams.insert(), [self._claim_row(e) for e in new])
+                inserted = {e.stream_id for e in new}
+            if len(inserted) < len(new):
+                raise ClaimRaced(f"{len(new) - len(inserted)} stream(s) claimed by another instance")
+        if advanced:
+            if postgres:
+                await conn.execute(_UPDATE_CLAIMS, self._claim_arrays(advanced))
+            else:
+                params = [
+                    {
+                        "w_consumer": self.name,
+                        "w_stream": e.stream_id,
+                        "version": e.stream_version,
+                        "event_id": str(e.event_id),
+                    }
+                    for e in advanced
+                ]
+                await conn.execute(_UPDATE_CLAIM, params)
+        fresh = []
+        for event in events:  # in order, each version once: a batch may hold a redelivery too
+            if event.stream_version > stored.get(event.stream_id, 0):
+                stored[event.stream_id] = event.stream_version
+                fresh.append(event)
+        return fresh
+
+    def _claim_row(self, event: RecordedEvent) -> dict[str, Any]:
+        return {
+            "consumer": self.name,
+            "stream_id": event.stream_id,
+            "version": event.stream_version,
+            "event_id": str(event.event_id),
+        }
+
+    def _claim_arrays(self, events: list[RecordedEvent]) -> dict[str, Any]:
+        return {
+            "consumer": self.name,
+            "streams": [e.stream_id for e in events],
+            "versions": [e.stream_version for e in events],
+            "events": [str(e.event_id) for e in events],
+        }
 
     async def _claim(self, conn: AsyncConnection, event: RecordedEvent) -> bool:
         """Record that this consumer applies ``event``; False if it (or a later version) already was.

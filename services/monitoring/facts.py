@@ -12,8 +12,9 @@ N+1 from the topics while N keeps serving, then readers switch (``generations.py
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -27,6 +28,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     case,
     func,
     select,
@@ -37,7 +39,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.clock import day_of
-from shared.consumer import upsert
 from shared.contracts import handover as h
 from shared.contracts import institutions as i
 from shared.contracts import ledger as lg
@@ -284,6 +285,82 @@ MEETING_STEPS = {
 }
 
 
+class Writes:
+    """One batch's writes to the facts tables, queued and sent table by table.
+
+    Every write touches one table and depends only on that table's rows, so keeping the order within
+    each table keeps the result; consecutive writes of one statement go as one ``executemany`` (a
+    pipeline on asyncpg). Whoever reads a table flushes it first. Statements are built once per shape.
+    """
+
+    def __init__(self, dialect: str) -> None:
+        self._insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        self._queued: dict[str, list[tuple[Any, dict[str, Any], tuple[Any, ...] | None]]] = {}
+        self._statements: dict[tuple[Any, ...], Any] = {}
+
+    def upsert(self, table: Table, values: dict[str, Any], keys: tuple[str, ...]) -> None:
+        shape = ("upsert", table.name, tuple(values), keys)
+        if (statement := self._statements.get(shape)) is None:
+            insert = self._insert(table)
+            changed = {c: insert.excluded[c] for c in values if c not in keys}
+            statement = self._statements[shape] = insert.on_conflict_do_update(
+                index_elements=list(keys), set_=changed
+            )
+        self._queue(table, statement, values, tuple(values[k] for k in keys))
+
+    def insert(self, table: Table, values: dict[str, Any]) -> None:
+        shape = ("insert", table.name, tuple(values))
+        if (statement := self._statements.get(shape)) is None:
+            statement = self._statements[shape] = table.insert()
+        self._queue(table, statement, values, None)
+
+    def update(
+        self, table: Table, key: dict[str, Any], values: dict[str, Any], *, only_if_later: str | None = None
+    ) -> None:
+        """SET ``values`` on the row of ``key``; with ``only_if_later``, only where that column is later
+        than the value given for it (a date moved earlier, never later)."""
+        shape = ("update", table.name, tuple(key), tuple(values), only_if_later)
+        if (statement := self._statements.get(shape)) is None:
+            where = [table.c[k] == bindparam(f"w_{k}") for k in key]
+            if only_if_later:
+                where.append(table.c[only_if_later] > bindparam(f"v_{only_if_later}"))
+            statement = self._statements[shape] = (
+                update(table).where(*where).values({c: bindparam(f"v_{c}") for c in values})
+            )
+        params = {**{f"w_{k}": v for k, v in key.items()}, **{f"v_{c}": v for c, v in values.items()}}
+        self._queue(table, statement, params, None)
+
+    def add(self, table: Table, key: dict[str, Any], column: str, delta: int) -> None:
+        shape = ("add", table.name, tuple(key), column)
+        if (statement := self._statements.get(shape)) is None:
+            where = [table.c[k] == bindparam(f"w_{k}") for k in key]
+            statement = self._statements[shape] = (
+                update(table).where(*where).values({column: table.c[column] + bindparam("delta")})
+            )
+        self._queue(table, statement, {**{f"w_{k}": v for k, v in key.items()}, "delta": delta}, None)
+
+    def _queue(
+        self, table: Table, statement: Any, params: dict[str, Any], key: tuple[Any, ...] | None
+    ) -> None:
+        self._queued.setdefault(table.name, []).append((statement, params, key))
+
+    async def flush(self, conn: AsyncConnection, *tables: Table) -> None:
+        """Send what is queued for ``tables`` (all, by default), in order."""
+        for name in [table.name for table in tables] if tables else list(self._queued):
+            run: dict[Any, dict[str, Any]] = {}
+            current: Any = None
+            for statement, params, key in self._queued.pop(name, []):
+                if statement is not current and run:
+                    await conn.execute(current, list(run.values()))
+                    run = {}
+                current = statement
+                # Two upserts of one row in a run: the later holds every column, so it alone is sent
+                # (a multi-row upsert may not touch a row twice).
+                run[key if key is not None else len(run)] = params
+            if run:
+                await conn.execute(current, list(run.values()))
+
+
 class FactsProjection:
     """Applies every service's events to one generation of the facts tables."""
 
@@ -294,11 +371,25 @@ class FactsProjection:
         self.name = name
 
     async def apply(self, event: RecordedEvent, conn: AsyncConnection) -> None:
+        await self.apply_batch([event], conn)
+
+    async def apply_batch(self, events: Sequence[RecordedEvent], conn: AsyncConnection) -> None:
+        writes = Writes(conn.dialect.name)
+        counted: dict[str, tuple[int, datetime]] = {}
+        for event in events:
+            topic = f"p2kp.{event.source.rsplit('/', 1)[-1]}.events" if event.source else "unknown"
+            n, last = counted.get(topic, (0, event.recorded_at))
+            counted[topic] = (n + 1, max(last, event.recorded_at))
+            await self._apply(event, conn, writes)
+        await writes.flush(conn)
+        for topic, (n, last) in sorted(counted.items()):
+            await self._progress(conn, topic, n, last)
+
+    async def _apply(self, event: RecordedEvent, conn: AsyncConnection, w: Writes) -> None:
         f, p = self.facts, event.payload
-        await self._progress(conn, event)
         match p:
             case t.ProgramPeriodRegistered() | t.ProgramParametersSet():
-                await f.period_tables.keep(conn, p)
+                await f.period_tables.keep(conn, p)  # tables no other write of the batch touches
             case (
                 t.KelurahanNominated()
                 | t.KelurahanVerified()
@@ -315,30 +406,24 @@ class FactsProjection:
                 if isinstance(p, t.KelurahanVerified):
                     # Its verification's day, or the first step of its cycle if that came earlier (a
                     # history entered after the fact): a cycle only starts in a verified kelurahan.
+                    await w.flush(conn, f.steps)
                     first = (
                         await conn.execute(
                             select(func.min(f.steps.c.done_on)).where(*_on_key(f.steps, _key(p)))
                         )
                     ).scalar()
                     values["targeted_on"] = min(day_of(event.recorded_at), first or date.max)
-                await upsert(conn, f.targets, values, ("period_code", "kelurahan_code"))
+                w.upsert(f.targets, values, ("period_code", "kelurahan_code"))
             case t.KelurahanDropped():
-                await conn.execute(
-                    _where(update(f.targets), f.targets, _key(p)).values(
-                        status="dropped", dropped_on=day_of(event.recorded_at)
-                    )
-                )
+                w.update(f.targets, _key(p), {"status": "dropped", "dropped_on": day_of(event.recorded_at)})
             case i.RelawanRegistered():
-                await self._step(conn, p, Step.RELAWAN, 0, p.registered_on, keep_first=True)
-                await self._meeting(
-                    conn, event, Step.RELAWAN, None, relawan=len(p.relawan), day=p.registered_on
-                )
+                await self._step(conn, w, p, Step.RELAWAN, 0, p.registered_on, keep_first=True)
+                self._meeting(w, event, Step.RELAWAN, None, relawan=len(p.relawan), day=p.registered_on)
             case i.BkmConstituted():
                 step = Step.BKM_ELECTION if p.election == 1 else Step.BKM_REELECTION
-                await self._step(conn, p, step, 0, p.meeting.held_on)
-                await self._meeting(conn, event, step, p.meeting)
-                await upsert(
-                    conn,
+                await self._step(conn, w, p, step, 0, p.meeting.held_on)
+                self._meeting(w, event, step, p.meeting)
+                w.upsert(
                     f.bkm,
                     {
                         **_key(p),
@@ -351,17 +436,16 @@ class FactsProjection:
                     ("period_code", "kelurahan_code", "election"),
                 )
             case i.PjmApproved():
-                await self._step(
-                    conn, p, Step.PJM if p.first_year == 1 else Step.PJM_RENEWAL, 0, p.meeting.held_on
-                )
-                await self._meeting(conn, event, Step.PJM, p.meeting)
+                step = Step.PJM if p.first_year == 1 else Step.PJM_RENEWAL
+                await self._step(conn, w, p, step, 0, p.meeting.held_on)
+                self._meeting(w, event, Step.PJM, p.meeting)
             case i.RentaApproved():
-                await self._step(conn, p, Step.RENTA, p.year, p.approved_on)
+                await self._step(conn, w, p, Step.RENTA, p.year, p.approved_on)
             case i.ReviewPartisipatifHeld():
-                await self._step(conn, p, Step.REVIEW_PARTISIPATIF, p.year, p.meeting.held_on)
-                await self._meeting(conn, event, Step.REVIEW_PARTISIPATIF, p.meeting)
+                await self._step(conn, w, p, Step.REVIEW_PARTISIPATIF, p.year, p.meeting.held_on)
+                self._meeting(w, event, Step.REVIEW_PARTISIPATIF, p.meeting)
             case i.UnitPengelolaFormed():
-                await self._unit(conn, p)
+                await self._unit(conn, w, p)
             case (
                 i.SosialisasiAwalHeld()
                 | i.RkmHeld()
@@ -369,15 +453,14 @@ class FactsProjection:
                 | i.PemetaanSwadayaCompleted()
             ):
                 step = MEETING_STEPS[type(p)]
-                await self._step(conn, p, step, 0, p.meeting.held_on)
-                await self._meeting(conn, event, step, p.meeting)
+                await self._step(conn, w, p, step, 0, p.meeting.held_on)
+                self._meeting(w, event, step, p.meeting)
                 if isinstance(p, i.SosialisasiAwalHeld):
-                    await self._cycle(conn, p, parameters_version=p.parameters_version)
+                    self._cycle(w, p, parameters_version=p.parameters_version)
                 elif isinstance(p, i.RkmHeld) and p.decision is i.RkmDecision.REJECTED:
-                    await self._cycle(conn, p, rkm_rejected_on=p.meeting.held_on)
+                    self._cycle(w, p, rkm_rejected_on=p.meeting.held_on)
             case i.KsmRegistered():
-                await upsert(
-                    conn,
+                w.upsert(
                     f.ksm,
                     {
                         "ksm_id": str(p.ksm_id),
@@ -391,20 +474,16 @@ class FactsProjection:
                     ("ksm_id",),
                 )
             case i.KsmMemberJoined() | i.KsmMemberLeft() | i.KsmMemberFlagged() | i.KsmMemberFlagCleared():
-                delta = {
+                column, delta = {
                     i.KsmMemberJoined: ("members", 1),
                     i.KsmMemberLeft: ("members", -1),
                     i.KsmMemberFlagged: ("flagged", 1),
                     i.KsmMemberFlagCleared: ("flagged", -1),
                 }[type(p)]
-                column = f.ksm.c[delta[0]]
-                await conn.execute(
-                    update(f.ksm).where(f.ksm.c.ksm_id == str(p.ksm_id)).values({column: column + delta[1]})
-                )
+                w.add(f.ksm, {"ksm_id": str(p.ksm_id)}, column, delta)
             case lg.BlmAllocated():
                 for share in p.sources:
-                    await upsert(
-                        conn,
+                    w.upsert(
                         f.blm,
                         {
                             **_key(p),
@@ -428,12 +507,11 @@ class FactsProjection:
                 if isinstance(p, lg.TrancheRequested):  # the first of a tranche's events, or a re-request
                     values = {**key, "city_code": p.kelurahan_code[:5], field: day, "amount": p.amount_rupiah}
                     values.update(transferred_on=None, received_on=None)
-                    await upsert(conn, f.tranches, values, tuple(key))
+                    w.upsert(f.tranches, values, tuple(key))
                 else:  # a later step of a requested tranche (same stream, so it comes after)
-                    await conn.execute(_where(update(f.tranches), f.tranches, key).values({field: day}))
+                    w.update(f.tranches, key, {field: day})
             case lg.GrantApproved():
-                await upsert(
-                    conn,
+                w.upsert(
                     f.grants,
                     {
                         "grant_id": str(p.grant_id),
@@ -446,14 +524,9 @@ class FactsProjection:
                     ("grant_id",),
                 )
             case lg.GrantDisbursed():
-                await conn.execute(
-                    update(f.grants)
-                    .where(f.grants.c.grant_id == str(p.grant_id))
-                    .values(disbursed_on=p.disbursed_on)
-                )
+                w.update(f.grants, {"grant_id": str(p.grant_id)}, {"disbursed_on": p.disbursed_on})
             case lg.LoanApproved():
-                await upsert(
-                    conn,
+                w.upsert(
                     f.loans,
                     {
                         "loan_id": str(p.loan_id),
@@ -465,11 +538,7 @@ class FactsProjection:
                     ("loan_id",),
                 )
             case lg.LoanDisbursed():
-                await conn.execute(
-                    update(f.loans)
-                    .where(f.loans.c.loan_id == str(p.loan_id))
-                    .values(disbursed_on=p.disbursed_on)
-                )
+                w.update(f.loans, {"loan_id": str(p.loan_id)}, {"disbursed_on": p.disbursed_on})
             case lg.UpkIndicatorsRecorded():
                 values = {
                     "kelurahan_code": p.kelurahan_code,
@@ -483,10 +552,9 @@ class FactsProjection:
                 for name in ("lar", "par", "rr", "ccr", "roi"):
                     figure = getattr(p, name)
                     values[f"{name}_pct"], values[f"{name}_band"] = figure.value_pct, figure.band
-                await upsert(conn, f.closings, values, ("kelurahan_code", "as_of"))
+                w.upsert(f.closings, values, ("kelurahan_code", "as_of"))
             case lg.AuditRecorded():
-                await upsert(
-                    conn,
+                w.upsert(
                     f.audits,
                     {
                         "kelurahan_code": p.kelurahan_code,
@@ -498,41 +566,41 @@ class FactsProjection:
                     ("kelurahan_code", "year"),
                 )
             case h.ReadinessAssessed():
-                await self._stage(conn, event, p.city_code, h.Stage.ASSESSED, p.assessed_on)
-                await conn.execute(
-                    f.readiness.insert().values(
-                        event_id=str(event.event_id),
-                        city_code=p.city_code,
-                        period_code=p.period_code,
-                        assessed_on=p.assessed_on,
-                        position=event.position,
-                        criteria=json.dumps([c.model_dump(mode="json") for c in p.criteria]),
-                    )
+                self._stage(w, event, p.city_code, h.Stage.ASSESSED, p.assessed_on)
+                w.insert(
+                    f.readiness,
+                    {
+                        "event_id": str(event.event_id),
+                        "city_code": p.city_code,
+                        "period_code": p.period_code,
+                        "assessed_on": p.assessed_on,
+                        "position": event.position,
+                        "criteria": json.dumps([c.model_dump(mode="json") for c in p.criteria]),
+                    },
                 )
             case h.HandoverRolledBack():
-                await self._stage(conn, event, p.city_code, p.to_stage, p.rolled_back_on)
+                self._stage(w, event, p.city_code, p.to_stage, p.rolled_back_on)
             case _ if type(p) in STAGE_OF:
                 day = next(
                     getattr(p, a)
                     for a in ("assessed_on", "agreed_on", "started_on", "completed_on", "submitted_on")
                     if hasattr(p, a)
                 )
-                await self._stage(conn, event, p.city_code, STAGE_OF[type(p)], day)  # type: ignore[attr-defined]
+                self._stage(w, event, p.city_code, STAGE_OF[type(p)], day)  # type: ignore[attr-defined]
 
-    async def _progress(self, conn: AsyncConnection, event: RecordedEvent) -> None:
-        """Count the event and keep the newest recorded time: one statement on the hot path. The same
-        whatever order partitions interleave in, and named without the deployment's topic prefix, so a
-        rebuild anywhere gives the same row."""
+    async def _progress(self, conn: AsyncConnection, topic: str, events: int, last: datetime) -> None:
+        """Count a batch's events of a topic and keep the newest recorded time. The same whatever order
+        partitions interleave in, and named without the deployment's topic prefix, so a rebuild anywhere
+        gives the same row."""
         table = self.facts.progress
-        topic = f"p2kp.{event.source.rsplit('/', 1)[-1]}.events" if event.source else "unknown"
         insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-        statement = insert(table).values(topic=topic, events=1, last_recorded_at=event.recorded_at)
+        statement = insert(table).values(topic=topic, events=events, last_recorded_at=last)
         newer = statement.excluded.last_recorded_at > table.c.last_recorded_at
         await conn.execute(
             statement.on_conflict_do_update(
                 index_elements=["topic"],
                 set_={
-                    "events": table.c.events + 1,
+                    "events": table.c.events + statement.excluded.events,
                     "last_recorded_at": case(
                         (newer, statement.excluded.last_recorded_at), else_=table.c.last_recorded_at
                     ),
@@ -541,37 +609,42 @@ class FactsProjection:
         )
 
     async def _step(
-        self, conn: AsyncConnection, p: Any, step: Step | str, year: int, day: Any, keep_first: bool = False
+        self,
+        conn: AsyncConnection,
+        w: Writes,
+        p: Any,
+        step: Step | str,
+        year: int,
+        day: Any,
+        keep_first: bool = False,
     ) -> None:
         table = self.facts.steps
         key = {**_key(p), "step": str(step), "year": year}
-        if keep_first and (await conn.execute(_where(table.select(), table, key))).first() is not None:
-            return
-        await upsert(conn, table, {**key, "city_code": p.kelurahan_code[:5], "done_on": day}, tuple(key))
-        targets = self.facts.targets
-        await conn.execute(
-            update(targets)
-            .where(*_on_key(targets, _key(p)), targets.c.targeted_on > day)
-            .values(targeted_on=day)
-        )
+        if keep_first:
+            await w.flush(conn, table)
+            if (await conn.execute(_where(table.select(), table, key))).first() is not None:
+                return
+        w.upsert(table, {**key, "city_code": p.kelurahan_code[:5], "done_on": day}, tuple(key))
+        w.update(self.facts.targets, _key(p), {"targeted_on": day}, only_if_later="targeted_on")
 
-    async def _cycle(self, conn: AsyncConnection, p: Any, **values: Any) -> None:
+    def _cycle(self, w: Writes, p: Any, **values: Any) -> None:
         row = {**_key(p), "city_code": p.kelurahan_code[:5], **values}
-        await upsert(conn, self.facts.cycles, row, ("period_code", "kelurahan_code"))
+        w.upsert(self.facts.cycles, row, ("period_code", "kelurahan_code"))
 
-    async def _unit(self, conn: AsyncConnection, p: Any) -> None:
+    async def _unit(self, conn: AsyncConnection, w: Writes, p: Any) -> None:
         """A unit formed; the step is done when UPK, UPL and UPS all are, on the day the last was."""
-        await self._step(conn, p, f"unit:{p.unit}", 0, p.formed_on)
+        await self._step(conn, w, p, f"unit:{p.unit}", 0, p.formed_on)
         table = self.facts.steps
+        await w.flush(conn, table)
         formed = (
             await conn.execute(_where(table.select(), table, _key(p)).where(table.c.step.like("unit:%")))
         ).all()
         if len(formed) == len(i.Unit):
-            await self._step(conn, p, Step.UNIT_PENGELOLA, 0, max(row.done_on for row in formed))
+            await self._step(conn, w, p, Step.UNIT_PENGELOLA, 0, max(row.done_on for row in formed))
 
-    async def _meeting(
+    def _meeting(
         self,
-        conn: AsyncConnection,
+        w: Writes,
         event: RecordedEvent,
         step: Step,
         meeting: Any,
@@ -579,33 +652,33 @@ class FactsProjection:
         day: Any = None,
     ) -> None:
         p = event.payload
-        await conn.execute(
-            self.facts.meetings.insert().values(
-                event_id=str(event.event_id),
-                period_code=p.period_code,  # type: ignore[attr-defined]
-                kelurahan_code=p.kelurahan_code,  # type: ignore[attr-defined]
-                city_code=p.kelurahan_code[:5],  # type: ignore[attr-defined]
-                step=str(step),
-                held_on=meeting.held_on if meeting else day,
-                facilitator=meeting.facilitator if meeting else "",
-                men=meeting.attendance.men if meeting else 0,
-                women=meeting.attendance.women if meeting else 0,
-                poor_households=meeting.attendance.poor_households if meeting else 0,
-                relawan=relawan,
-            )
+        w.insert(
+            self.facts.meetings,
+            {
+                "event_id": str(event.event_id),
+                "period_code": p.period_code,  # type: ignore[attr-defined]
+                "kelurahan_code": p.kelurahan_code,  # type: ignore[attr-defined]
+                "city_code": p.kelurahan_code[:5],  # type: ignore[attr-defined]
+                "step": str(step),
+                "held_on": meeting.held_on if meeting else day,
+                "facilitator": meeting.facilitator if meeting else "",
+                "men": meeting.attendance.men if meeting else 0,
+                "women": meeting.attendance.women if meeting else 0,
+                "poor_households": meeting.attendance.poor_households if meeting else 0,
+                "relawan": relawan,
+            },
         )
 
-    async def _stage(
-        self, conn: AsyncConnection, event: RecordedEvent, city: str, stage: h.Stage, day: Any
-    ) -> None:
-        await conn.execute(
-            self.facts.stages.insert().values(
-                event_id=str(event.event_id),
-                city_code=city,
-                stage=str(stage),
-                since=day,
-                position=event.position,
-            )
+    def _stage(self, w: Writes, event: RecordedEvent, city: str, stage: h.Stage, day: Any) -> None:
+        w.insert(
+            self.facts.stages,
+            {
+                "event_id": str(event.event_id),
+                "city_code": city,
+                "stage": str(stage),
+                "since": day,
+                "position": event.position,
+            },
         )
 
 
