@@ -184,8 +184,7 @@ class LocalKafka(KafkaBroker):
             self._java(
                 "kafka.tools.StorageTool",
                 "format",
-                "-t",
-                cluster_id,
+                f"--cluster-id={cluster_id}",  # one id in 64 starts with "-": as a separate word, an option
                 "-c",
                 str(self.workdir / "server.properties"),
                 "--ignore-formatted",
