@@ -1,14 +1,14 @@
-"""A national-size event history for the rebuild benchmark: one simulated program slice, replicated onto
-other real cities until it has as many records as asked.
+"""A national-size event history for the rebuild and national benchmarks: one simulated program slice,
+replicated onto other real cities (as many records, or as many cities, as asked).
 
-The slice is the program simulator's output for Kota Semarang (some kelurahan, two years, a fixed seed):
-every service's CloudEvents as its relay published them. It is simulated once and cached in
-``var/bench/``. Copy k of it is another city's program: every UUID becomes ``uuid5(copy k, uuid)``, and
-Kota Semarang's codes (city, kecamatan, kelurahan) and names become those of a real city and the
-kelurahan the simulator would choose there, in stream ids, keys, headers and payloads alike. Copies are
-interleaved record by record, as a national topic interleaves its cities, and each service's positions
-are numbered afresh in that order. Streams that belong to no city (the program period, the training
-catalogue) exist once.
+The slice is the program simulator's output for Kota Semarang (some kelurahan, some years at some
+kelurahan density, a fixed seed): every service's CloudEvents as its relay published them. It is
+simulated once and cached in ``var/bench/``, with the rate the simulator generated it at. Copy k of it
+is another city's program: every UUID becomes ``uuid5(copy k, uuid)``, and Kota Semarang's codes (city,
+kecamatan, kelurahan) and names become those of a real city and the kelurahan the simulator would
+choose there, in stream ids, keys, headers and payloads alike. Copies are interleaved record by record,
+as a national topic interleaves its cities, and each service's positions are numbered afresh in that
+order. Streams that belong to no city (the program period, the training catalogue) exist once.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ import re
 import sqlite3
 import tempfile
 import uuid
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -41,8 +42,8 @@ from tests.harness.tokens import ADMIN, bearer
 SERVICES = ("targeting", "institutions", "ledger", "handover")  # what the monitoring facts read
 CACHE_DIR = REPO_ROOT / "var" / "bench"
 SEED = 1
-YEARS = 2
-FORMAT = 1  # of the cache file: bump when what it holds changes
+YEARS = 2  # the rebuild phase's slice
+FORMAT = 1  # of the cache file: bump when what it holds changes (a header field more does not)
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 STRING = re.compile(r'"(?:[^"\\]|\\.)*"')  # a JSON string token
 POSITION = "\x00position\x00"  # stands for the envelope's position in a template
@@ -61,29 +62,70 @@ class Record:
 
 
 @dataclass(frozen=True)
+class Generation:
+    """How the simulator generated a slice: its report's figures (events the services recorded,
+    commands sent, seconds the run took), when, and at what size. Kept in the cache file's header, so
+    a run that reads the cache still reports the rate measured when the slice was simulated."""
+
+    events: int
+    commands: int
+    elapsed_seconds: float
+    simulated_at: str  # ISO 8601, UTC
+    kelurahan: int
+    years: int
+    density: int
+    seed: int
+
+    @property
+    def events_per_second(self) -> float:
+        return self.events / self.elapsed_seconds if self.elapsed_seconds else 0.0
+
+    @property
+    def commands_per_second(self) -> float:
+        return self.commands / self.elapsed_seconds if self.elapsed_seconds else 0.0
+
+
+@dataclass(frozen=True)
 class Slice:
-    """What the simulator published for one city's kelurahan, in publishing order."""
+    """What the simulator published for one city's kelurahan, in publishing order; ``generation`` is
+    None for a slice cached before its figures were recorded."""
 
     city: str
     kelurahan: tuple[str, ...]
     records: tuple[Record, ...]
+    generation: Generation | None = None
 
 
-def cache_path(kelurahan: int) -> Path:
-    return CACHE_DIR / f"rebuild-slice-v{FORMAT}-seed{SEED}-{YEARS}y-{kelurahan}kel.jsonl"
+def cache_path(kelurahan: int, years: int = YEARS, density: int = 1) -> Path:
+    """The cache file of a slice; density 1 has no suffix (the rebuild phase's files stay valid)."""
+    suffix = "" if density == 1 else f"-d{density}"
+    return CACHE_DIR / f"rebuild-slice-v{FORMAT}-seed{SEED}-{years}y-{kelurahan}kel{suffix}.jsonl"
 
 
-async def program_slice(kelurahan: int) -> tuple[Slice, bool]:
-    """The slice of ``kelurahan`` kelurahan, and whether it came from the cache (else it was simulated)."""
-    path = cache_path(kelurahan)
+async def program_slice(
+    kelurahan: int,
+    years: int = YEARS,
+    density: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[Slice, bool]:
+    """The slice of ``kelurahan`` kelurahan over ``years`` at ``density``, and whether it came from the
+    cache (else it was simulated now; ``progress`` is told commands done and planned)."""
+    path = cache_path(kelurahan, years, density)
     if path.exists():
         return _read(path), True
-    found = await _simulate(kelurahan)
+    found = await _simulate(kelurahan, years, density, progress)
     _write(path, found)
     return found, False
 
 
-async def _simulate(kelurahan: int) -> Slice:
+def cached_at(path: Path) -> datetime:
+    """When a cache file was written (its modification time): the date of a slice with no header date."""
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+
+
+async def _simulate(
+    kelurahan: int, years: int, density: int, progress: Callable[[int, int], None] | None
+) -> Slice:
     """Drive the simulator through an embedded platform in a scratch directory, as ``p2kp simulate``."""
     with tempfile.TemporaryDirectory(prefix="bench-slice-") as scratch:
         data_dir = Path(scratch)
@@ -97,15 +139,27 @@ async def _simulate(kelurahan: int) -> Slice:
                     http,
                     cities=1,
                     kelurahan_per_city=kelurahan,
-                    years=YEARS,
+                    years=years,
                     seed=SEED,
+                    progress=progress,
                     wait=lambda: quiesce(platform, timeout=300),
                     city_headers=lambda city: bearer("city_operator", city),
                     keep_log=False,
+                    density=density,
                 )
             await quiesce(platform, timeout=300)  # every relay has published
         records = _published(data_dir / "bus.sqlite")
-    return Slice(report.cities[0], tuple(report.kelurahan), records)
+    generation = Generation(
+        events=report.events,
+        commands=report.command_count,
+        elapsed_seconds=report.elapsed_seconds,
+        simulated_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        kelurahan=kelurahan,
+        years=years,
+        density=density,
+        seed=SEED,
+    )
+    return Slice(report.cities[0], tuple(report.kelurahan), records, generation)
 
 
 def _published(bus: Path) -> tuple[Record, ...]:
@@ -127,7 +181,10 @@ def _write(path: Path, found: Slice) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w") as out:
-        out.write(json.dumps({"city": found.city, "kelurahan": found.kelurahan}) + "\n")
+        head: dict[str, object] = {"city": found.city, "kelurahan": found.kelurahan}
+        if found.generation is not None:
+            head["generation"] = asdict(found.generation)
+        out.write(json.dumps(head) + "\n")
         for r in found.records:
             out.write(json.dumps([r.service, r.key, r.headers, r.value]) + "\n")
     os.replace(tmp, path)
@@ -140,7 +197,8 @@ def _read(path: Path) -> Slice:
         for line in lines:
             service, key, headers, value = json.loads(line)
             records.append(Record(service, key, tuple((k, v) for k, v in headers), value))
-    return Slice(head["city"], tuple(head["kelurahan"]), tuple(records))
+    generation = Generation(**head["generation"]) if "generation" in head else None
+    return Slice(head["city"], tuple(head["kelurahan"]), tuple(records), generation)
 
 
 @dataclass(frozen=True)
@@ -217,11 +275,15 @@ class Replica:
 
 
 class NationalHistory:
-    """``count`` records: the slice, then as many copies on other cities as it takes, interleaved."""
+    """The slice, then copies on other cities, interleaved: as many as it takes for ``count`` records
+    (the last copy cut at the count), or ``cities`` whole copies (the slice's own city among them)."""
 
-    def __init__(self, found: Slice, count: int) -> None:
+    def __init__(self, found: Slice, count: int | None = None, *, cities: int | None = None) -> None:
+        if (count is None) == (cities is None):
+            raise ValueError("a national history is asked for by a record count or a number of cities")
+        if cities is not None and cities < 1:
+            raise ValueError("a national history has at least one city")
         self.slice = found
-        self.count = count
         source = regions.require(found.city)
         villages = [regions.require(code) for code in found.kelurahan]
         self.pattern = re.compile(
@@ -232,13 +294,25 @@ class NationalHistory:
         self.templates = [self._template(r) for r in found.records]
         national = sum(t.national for t in self.templates)
         local = len(self.templates) - national
-        copies = max(1, math.ceil((count - national) / local))
-        cities = _cities(found, copies)
-        self.replicas = [self._replica(n, source, villages, city) for n, city in enumerate(cities)]
+        if cities is not None:
+            copies = cities
+            self.count = national + local * cities
+        else:
+            assert count is not None
+            copies = max(1, math.ceil((count - national) / local))
+            self.count = count
+        chosen = _cities(found, copies)
+        self.replicas = [self._replica(n, source, villages, city) for n, city in enumerate(chosen)]
 
     @property
     def kelurahan(self) -> int:
         return len(self.replicas) * len(self.slice.kelurahan)
+
+    def city_codes(self) -> list[str]:
+        return [r.city.code for r in self.replicas]
+
+    def kelurahan_codes(self) -> list[str]:
+        return [v.code for r in self.replicas for v in r.city.villages]
 
     def messages(self, topics: Mapping[str, str]) -> Iterator[Message]:
         """The records in topic order; ``topics`` names each service's topic."""
@@ -321,6 +395,7 @@ def _cities(found: Slice, copies: int) -> list[City]:
     if len(chosen) < copies:
         raise ValueError(
             f"{copies} copies of a {wanted}-kelurahan slice need {copies} cities; only {len(chosen)} have "
-            f"{wanted} kelurahan: simulate a larger slice (BENCH_REBUILD_KELURAHAN) or ask for fewer events"
+            f"{wanted} kelurahan: ask for fewer cities (national benchmark) or fewer events, or simulate a "
+            f"larger slice (BENCH_REBUILD_KELURAHAN): fewer copies for as many events"
         )
     return chosen
