@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 KAFKA_LIBS := deploy/kafka/target/kafka-libs
 
-.PHONY: run test test-unit bench chaos lint up down kafka-libs lock clean
+.PHONY: run test test-unit bench bench-national chaos lint up down kafka-libs lock clean
 
 # The development environment: the runtime pins (requirements.lock, what images get) plus the tools.
 $(BIN)/.installed: requirements-dev.lock requirements.lock pyproject.toml
@@ -50,6 +50,12 @@ test-unit: $(BIN)/.installed
 bench: $(BIN)/.installed kafka-libs
 	@deploy/ensure-postgres.sh
 	$(BIN)/python -m bench
+
+# Issue 9's national scale: 270 cities, 11,000 kelurahan, 3 years, at least ten million events; hours on
+# two cores. BENCH_NATIONAL_ARGS=--quick for a smoke run (see python -m bench.national --help).
+bench-national: $(BIN)/.installed kafka-libs
+	@deploy/ensure-postgres.sh
+	$(BIN)/python -m bench.national $(BENCH_NATIONAL_ARGS)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check shared services tests bench

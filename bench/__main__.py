@@ -27,6 +27,8 @@ from bench.config import DOCS_PATH, Config, Sizes, parse_args
 from bench.latency import bench_latency
 from bench.machine import load_average, this_machine
 from bench.measure import Figures, Step, Stopwatch
+from bench.national import PHASE_STEPS as NATIONAL_STEPS
+from bench.national import bench_national
 from bench.projection import bench_projection
 from bench.rebuild import STEPS as REBUILD_STEPS
 from bench.rebuild import bench_rebuild
@@ -49,8 +51,13 @@ PHASES: dict[str, tuple[str, Phase, Callable[[Sizes], int]]] = {
     "latency": ("Command → projection latency", bench_latency, lambda s: 2),
     "commands": ("Sustained commands, every service a process", bench_commands, lambda s: 8),
     "rebuild": ("Monitoring rebuild ← Kafka", bench_rebuild, lambda s: REBUILD_STEPS),
+    "national": (
+        "National scale, small (monitoring as 2 processes)",
+        bench_national,
+        lambda s: NATIONAL_STEPS,
+    ),
 }
-KAFKA_PHASES = {"relay", "projection", "latency", "commands", "rebuild"}
+KAFKA_PHASES = {"relay", "projection", "latency", "commands", "rebuild", "national"}
 
 
 def _quiet_logs() -> None:

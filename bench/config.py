@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bench import REPO_ROOT
 
-PHASES = ("append_pg", "append_sqlite", "relay", "projection", "latency", "commands", "rebuild")
+PHASES = ("append_pg", "append_sqlite", "relay", "projection", "latency", "commands", "rebuild", "national")
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
 DOCS_PATH = REPO_ROOT / "docs" / "benchmarks.md"
 
@@ -36,6 +36,12 @@ class Sizes:
     load_seconds: float  # length of each step
     rebuild_events: int  # records the monitoring rebuild applies: a simulated slice, replicated onto cities
     rebuild_kelurahan: int  # of Kota Semarang in that simulated slice (cached in var/bench/ per size)
+    # The national benchmark (bench/national.py; `make bench-national` runs it at the issue's size):
+    national_cities: int  # cities the simulated slice is replicated onto
+    national_kelurahan: int  # in all; the slice has ceil(national_kelurahan / national_cities)
+    national_years: int  # the slice's program years
+    national_density: int  # the slice's kelurahan density (1 the demo's, 4 the national average)
+    national_query_seconds: float  # the dashboard readers' window (and the HTTP floor's)
 
 
 FULL = Sizes(
@@ -52,6 +58,11 @@ FULL = Sizes(
     load_seconds=15.0,
     rebuild_events=1_000_000,
     rebuild_kelurahan=20,
+    national_cities=4,
+    national_kelurahan=16,
+    national_years=1,
+    national_density=2,
+    national_query_seconds=5.0,
 )
 
 QUICK = Sizes(
@@ -68,6 +79,11 @@ QUICK = Sizes(
     load_seconds=3.0,
     rebuild_events=20_000,
     rebuild_kelurahan=4,
+    national_cities=3,
+    national_kelurahan=12,
+    national_years=1,
+    national_density=2,
+    national_query_seconds=2.0,
 )
 
 

@@ -81,6 +81,16 @@ def rows(sizes: Sizes) -> list[Row]:
         Row(f"Monitoring rebuild, {sizes.rebuild_events:,} events", "ConsumerRunner + FactsProjection, PG",
             "rebuild_events_per_s", "AIOKafkaConsumer, no DB", "rebuild_raw_consume_events_per_s", "ev/s",
             "rebuild_ratio"),
+        Row(f"National mix ({sizes.national_cities} cities), catch-up", "monitoring consumers process",
+            "national_catchup_events_per_s", "AIOKafkaConsumer, no DB", "national_raw_consume_events_per_s",
+            "ev/s", "national_catchup_ratio"),
+        Row(f"National mix ({sizes.national_cities} cities), full rebuild", "POST rebuild until switched",
+            "national_rebuild_events_per_s", "AIOKafkaConsumer, no DB", "national_raw_consume_events_per_s",
+            "ev/s", "national_rebuild_ratio", goal="≥ 20,000 ev/s", goal_key="national_rebuild_events_per_s",
+            goal_min=20_000.0),
+        Row("Dashboard queries, 20 readers, worst p95", "overview, city, kelurahan, portfolio",
+            "national_queries_p95_ms", "GET /health", "national_floor_p95_ms", "ms",
+            goal="p95 ≤ 50 ms", goal_key="national_queries_p95_ms", goal_max=50.0),
     ]  # fmt: skip
 
 
