@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
@@ -29,6 +29,14 @@ class DomainEvent(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     event_type: ClassVar[str] = ""
+
+
+class Unread(DomainEvent):
+    """The payload of an event its consumer does not read, left undecoded (``parse_cloudevent``'s
+    ``reads``): a projection that reads a fifth of the types need not validate the rest."""
+
+
+UNREAD = Unread()
 
 
 class UnknownEventType(Exception):
@@ -126,8 +134,11 @@ class MalformedEnvelope(Exception):
     """A message is not a CloudEvents envelope this platform produced."""
 
 
-def parse_cloudevent(envelope: dict[str, Any], registry: EventRegistry) -> RecordedEvent:
-    """The inverse of ``build_cloudevent``: decode (and upcast) the payload with ``registry``."""
+def parse_cloudevent(
+    envelope: dict[str, Any], registry: EventRegistry, reads: Collection[type[DomainEvent]] | None = None
+) -> RecordedEvent:
+    """The inverse of ``build_cloudevent``: decode (and upcast) the payload with ``registry``. With
+    ``reads``, a payload of another type is left undecoded (``UNREAD``); its type must still be known."""
     try:
         if envelope.get("specversion") != SPECVERSION:
             raise MalformedEnvelope(f"specversion {envelope.get('specversion')!r} is not {SPECVERSION}")
@@ -150,13 +161,14 @@ def parse_cloudevent(envelope: dict[str, Any], registry: EventRegistry) -> Recor
         raise MalformedEnvelope(f"not a P2KP CloudEvent: {exc!r}") from exc
     if not isinstance(data, dict):
         raise MalformedEnvelope("CloudEvent data is not a JSON object")
-    payload = registry.decode(event_type, data)
+    model = registry.model_of(event_type)
+    payload = registry.decode(event_type, data) if reads is None or model in reads else UNREAD
     return RecordedEvent(
         event_id=event_id,
         stream_id=stream_id,
         stream_version=version,
         position=position,
-        event_type=payload.event_type,
+        event_type=model.event_type,
         payload=payload,
         metadata=metadata,
         recorded_at=time,
@@ -185,6 +197,7 @@ class EventRegistry:
 
     def __init__(self) -> None:
         self._families: dict[str, _Family] = {}
+        self._resolved: dict[str, tuple[_Family, int]] = {}  # type name -> its family, checked
 
     @staticmethod
     def split(type_name: str) -> tuple[str, int]:
@@ -198,6 +211,7 @@ class EventRegistry:
         family_name, version = self.split(type_name)
 
         def register(cls: E) -> E:
+            self._resolved.clear()
             family = self._families.setdefault(family_name, _Family())
             if family.model is not None and family.current_version >= version:
                 raise ValueError(f"{family_name} already has version {family.current_version} registered")
@@ -212,6 +226,7 @@ class EventRegistry:
         family_name, version = self.split(type_name)
 
         def register(fn: Upcaster) -> Upcaster:
+            self._resolved.clear()
             self._families.setdefault(family_name, _Family()).upcasters[version] = fn
             return fn
 
@@ -219,6 +234,21 @@ class EventRegistry:
 
     def decode(self, type_name: str, data: dict[str, Any]) -> DomainEvent:
         """Build the current model from stored JSON of any registered version."""
+        family, version = self._family(type_name)
+        for step in range(version, family.current_version):
+            data = family.upcasters[step](data)
+        assert family.model is not None
+        return family.model.model_validate(data)
+
+    def model_of(self, type_name: str) -> type[DomainEvent]:
+        """The current model of ``type_name``'s family, if a stored payload of it can be decoded."""
+        family, _ = self._family(type_name)
+        assert family.model is not None
+        return family.model
+
+    def _family(self, type_name: str) -> tuple[_Family, int]:
+        if (resolved := self._resolved.get(type_name)) is not None:
+            return resolved
         try:
             family_name, version = self.split(type_name)
         except ValueError as exc:
@@ -231,11 +261,10 @@ class EventRegistry:
                 f"{type_name!r} is newer than this process knows (v{family.current_version}); upgrade it"
             )
         for step in range(version, family.current_version):
-            upcast = family.upcasters.get(step)
-            if upcast is None:
+            if step not in family.upcasters:
                 raise UnknownEventType(f"no upcaster from {family_name}.v{step} to v{step + 1}")
-            data = upcast(data)
-        return family.model.model_validate(data)
+        self._resolved[type_name] = family, version
+        return family, version
 
     def names(self) -> list[str]:
         return sorted(

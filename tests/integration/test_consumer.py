@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator, Sequence
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, select, update
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from shared.consumer import DEAD_LETTER_TOPIC, ConsumerRunner, upsert
+from shared.consumer import DEAD_LETTER_TOPIC, ClaimRaced, ConsumerRunner, upsert
 from shared.contracts import registry
 from shared.db import dead_letter_log, outbox
-from shared.events import Actor, EventMetadata, RecordedEvent
+from shared.events import Actor, EventMetadata, RecordedEvent, utcnow
 from shared.eventstore import EventStore
 from shared.relay import OutboxRelay
 from shared.transport import Message, Received
@@ -222,3 +223,74 @@ async def test_poison_events_go_to_the_dead_letter_topic_and_consumption_continu
     assert any("JSONDecodeError" in e for e in errors)
     assert any("p2kp.nobody.never-registered.v1" in e for e in errors)
     assert sum("cannot project s-2" in e for e in errors) == 2
+
+
+def _events(streams: int, versions: int) -> list[RecordedEvent]:
+    return [
+        RecordedEvent(
+            event_id=uuid.uuid4(),
+            stream_id=f"s-{s}",
+            stream_version=v,
+            position=s * versions + v,
+            event_type=type(period(s)).event_type,
+            payload=period(s),
+            metadata=META,
+            recorded_at=utcnow(),
+        )
+        for s in range(streams)
+        for v in range(1, versions + 1)
+    ]
+
+
+async def _waiting_on_a_lock(engine: AsyncEngine, application: str) -> None:
+    """Return once the session named ``application`` waits on a row lock (it reached the race)."""
+    async with asyncio.timeout(30):
+        while True:
+            async with engine.connect() as conn:
+                waiting = await conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE application_name = :name AND wait_event_type = 'Lock'"
+                    ),
+                    {"name": application},
+                )
+                if waiting.scalar_one():
+                    return
+            await asyncio.sleep(0.05)  # polling the server's own view of the wait, not guessing a time
+
+
+@pytest.mark.parametrize("seen_before", [False, True], ids=["new streams", "streams seen before"])
+async def test_two_instances_claiming_one_batch_at_once_apply_it_once(
+    setup: tuple[Backend, EventStore, AsyncEngine], seen_before: bool
+) -> None:
+    """After a rebalance two instances can hold the same records. The second's claim waits on the
+    first's uncommitted one, then finds nothing left to apply (streams seen before: their rows were
+    locked) or gives the batch up to be retried (new streams): never do both apply it."""
+    backend, _, engine = setup
+    if backend.name != "postgres":
+        pytest.skip("SQLite has one writer at a time: its claims cannot race")
+    first = runner(backend, engine, Tally("tally-race", []))
+    second = runner(backend, engine, Tally("tally-race", []))
+    batch = _events(3, 2)
+    if seen_before:
+        async with engine.begin() as conn:
+            assert len(await first._claim_batch(conn, batch[0::2])) == 3  # every stream's v1, earlier
+    unseen = [e for e in batch if not (seen_before and e.stream_version == 1)]
+
+    async def claim_as_second() -> list[RecordedEvent]:
+        async with engine.begin() as conn:
+            await conn.execute(text("SET application_name = 'second-instance'"))
+            return await second._claim_batch(conn, batch)
+
+    async with engine.begin() as conn:
+        assert await first._claim_batch(conn, batch) == unseen
+        racing = asyncio.create_task(claim_as_second())
+        await _waiting_on_a_lock(engine, "second-instance")
+    # The first has committed; the second goes on.
+    if seen_before:
+        assert await racing == []
+    else:
+        with pytest.raises(ClaimRaced):
+            await racing
+        async with engine.begin() as conn:  # the retried batch: nothing left to apply
+            assert await second._claim_batch(conn, batch) == []
