@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import OrderedDict
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from services.monitoring.generations import Generations
 from services.monitoring.measures import Measures
@@ -34,6 +35,7 @@ READ_STATUS = read("monitoring.projection.status", national=True)
 REBUILD = write("monitoring.projection.rebuild", frozenset({Role.NATIONAL_ADMIN}), national=True)
 FREEZE = write("monitoring.report.freeze", frozenset({Role.NATIONAL_ADMIN}), national=True)
 EARLIEST = date(1990, 1, 1)
+MEMO_SIZE = 512  # figures kept per monitoring process (a national portfolio is the largest, ~11,000 rows)
 AsOf = Annotated[date | None, Query(description="as of the end of this day (default today)")]
 Period = Annotated[str | None, Query(pattern=PERIOD_CODE, description="one program period (default all)")]
 Within = Annotated[str | None, Query(pattern=REGION_CODE.pattern, description="a province or city code")]
@@ -70,12 +72,58 @@ async def _measures(request: Request, on: date, period: str | None) -> tuple[Any
     return conn, Measures(conn, generations.facts, on, period)
 
 
+class Memo:
+    """The dashboard's figures, kept by what they were computed from: the facts' generation and how
+    many events it has applied (its ``progress`` rows, written in the transaction that writes the
+    facts). Any applied batch changes that count, so an answer is never older than the facts it would
+    be computed from now; a national dashboard that nobody writes to answers from memory. Readers asking
+    for the same figures at once share one computation."""
+
+    def __init__(self, size: int = MEMO_SIZE) -> None:
+        self.size = size
+        self._kept: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._running: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
+        self.hits = self.misses = 0
+
+    async def figures(self, request: Request, on: date, period: str | None, what: str, *args: Any) -> Any:
+        conn, measures = await _measures(request, on, period)
+        try:
+            progress = measures.f.progress
+            applied = (await conn.execute(select(func.coalesce(func.sum(progress.c.events), 0)))).scalar()
+            key = (measures.f.generation, applied, on, period, what, *args)
+            if key in self._kept:
+                self.hits += 1
+                self._kept.move_to_end(key)
+                return self._kept[key]
+            if (running := self._running.get(key)) is not None:
+                self.hits += 1
+                return await asyncio.shield(running)
+            self.misses += 1
+            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            self._running[key] = future
+            try:
+                found = await getattr(measures, what)(*args)
+            except BaseException as exc:
+                future.set_exception(exc)
+                future.exception()  # retrieved: a failure nobody else awaited is not logged as lost
+                raise
+            finally:
+                del self._running[key]
+            future.set_result(found)
+            self._kept[key] = found
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+            return found
+        finally:
+            await conn.close()
+
+
 async def _figures(request: Request, on: date, period: str | None, what: str, *args: Any) -> Any:
-    conn, measures = await _measures(request, on, period)
-    try:
-        return await getattr(measures, what)(*args)
-    finally:
-        await conn.close()
+    """The figures ``what`` of ``Measures`` (callers must not change what they get: it is shared)."""
+    memo: Memo | None = getattr(request.app.state, "figures_memo", None)
+    if memo is None:
+        memo = request.app.state.figures_memo = Memo()
+    return await memo.figures(request, on, period, what, *args)
 
 
 @router.get("/overview", tags=["dashboard"], summary="National (or regional) overview, cities ranked")

@@ -99,51 +99,57 @@ class Measures:
         return {row[0]: row[1] for row in await self.conn.execute(query)}
 
     async def cities(self, within: str | None = None) -> list[CityFigures]:
-        """Every city with a target kelurahan, ranked by progress (best first)."""
+        """Every city with a target kelurahan (within a province or city), ranked by progress (best first)."""
         f, on = self.f, self.on
-        targets = self._targets().subquery()
+        if within and within.count(".") > 1:
+            return []  # a kecamatan or kelurahan is within no whole city
+
+        def scoped(query: Any, table: Any) -> Any:
+            return query.where(_in_region(table, within)) if within else query
+
+        targets = scoped(self._targets(), f.targets).subquery()
         in_targets = f.steps.c.kelurahan_code.in_(select(targets.c.kelurahan_code))
         counts = await self._by_city(select(targets.c.city_code, func.count()).group_by(targets.c.city_code))
         started = await self._by_city(
-            select(f.steps.c.city_code, func.count())
+            scoped(select(f.steps.c.city_code, func.count()), f.steps)
             .where(in_targets, f.steps.c.step == str(Step.SOSIALISASI_AWAL), f.steps.c.done_on <= on)
             .group_by(f.steps.c.city_code)
         )
         done = await self._by_city(
-            select(f.steps.c.city_code, func.count())
+            scoped(select(f.steps.c.city_code, func.count()), f.steps)
             .where(in_targets, f.steps.c.step.in_([str(s) for s in YEAR_1]), f.steps.c.done_on <= on)
             .group_by(f.steps.c.city_code)
         )
         active = await self._by_city(
-            select(f.bkm.c.city_code, func.count(func.distinct(f.bkm.c.kelurahan_code)))
+            scoped(select(f.bkm.c.city_code, func.count(func.distinct(f.bkm.c.kelurahan_code))), f.bkm)
             .where(f.bkm.c.starts_on <= on, f.bkm.c.ends_on > on)
             .group_by(f.bkm.c.city_code)
         )
         allocated = await self._by_city(
-            select(f.blm.c.city_code, func.sum(f.blm.c.amount))
+            scoped(select(f.blm.c.city_code, func.sum(f.blm.c.amount)), f.blm)
             .where(f.blm.c.allocated_on <= on)
             .group_by(f.blm.c.city_code)
         )
         received = await self._by_city(
-            select(f.tranches.c.city_code, func.sum(f.tranches.c.amount))
+            scoped(select(f.tranches.c.city_code, func.sum(f.tranches.c.amount)), f.tranches)
             .where(f.tranches.c.received_on <= on)
             .group_by(f.tranches.c.city_code)
         )
         grants = await self._by_city(
-            select(f.grants.c.city_code, func.sum(f.grants.c.amount))
+            scoped(select(f.grants.c.city_code, func.sum(f.grants.c.amount)), f.grants)
             .where(f.grants.c.disbursed_on <= on)
             .group_by(f.grants.c.city_code)
         )
         lent = await self._by_city(
-            select(f.loans.c.city_code, func.sum(f.loans.c.principal))
+            scoped(select(f.loans.c.city_code, func.sum(f.loans.c.principal)), f.loans)
             .where(f.loans.c.disbursed_on <= on)
             .group_by(f.loans.c.city_code)
         )
-        portfolio = await self._portfolio_by_city()
-        stages = await self._stages()
+        portfolio = await self._portfolio_by_city(within)
+        stages = await self._stages(within)
         ksm: dict[str, dict[str, int]] = {}
         for city, kind, n in await self.conn.execute(
-            select(f.ksm.c.city_code, f.ksm.c.type, func.count())
+            scoped(select(f.ksm.c.city_code, f.ksm.c.type, func.count()), f.ksm)
             .where(f.ksm.c.registered_on <= on)
             .group_by(f.ksm.c.city_code, f.ksm.c.type)
         ):
@@ -173,20 +179,22 @@ class Measures:
             found.append(figures)
         return sorted(found, key=lambda c: (-(c.progress_pct or 0), c.city_code))
 
-    async def _latest_closings(self, city: str | None = None) -> list[Any]:
+    async def _latest_closings(self, region: str | None = None) -> list[Any]:
+        """Each UPK's last book closing on or before the day (within a region: a province, city or
+        kelurahan)."""
         c = self.f.closings
         latest = select(c.c.kelurahan_code, func.max(c.c.as_of).label("as_of")).where(c.c.as_of <= self.on)
-        if city:
-            latest = latest.where(c.c.city_code == city)
+        if region:
+            latest = latest.where(_in_region(c, region))
         sub = latest.group_by(c.c.kelurahan_code).subquery()
         query = select(c).join(
             sub, and_(c.c.kelurahan_code == sub.c.kelurahan_code, c.c.as_of == sub.c.as_of)
         )
         return list((await self.conn.execute(query.order_by(c.c.kelurahan_code))).mappings())
 
-    async def _portfolio_by_city(self) -> dict[str, tuple[int, float | None]]:
+    async def _portfolio_by_city(self, within: str | None) -> dict[str, tuple[int, float | None]]:
         by_city: dict[str, list[Any]] = {}
-        for row in await self._latest_closings():
+        for row in await self._latest_closings(within):
             by_city.setdefault(row["city_code"], []).append(row)
         result = {}
         for city, rows in by_city.items():
@@ -195,11 +203,12 @@ class Measures:
             result[city] = (outstanding, _pct(at_risk, outstanding))
         return result
 
-    async def _stages(self) -> dict[str, str]:
+    async def _stages(self, within: str | None = None) -> dict[str, str]:
         s = self.f.stages
-        rows = await self.conn.execute(
-            select(s.c.city_code, s.c.stage).where(s.c.since <= self.on).order_by(s.c.position)
-        )
+        query = select(s.c.city_code, s.c.stage).where(s.c.since <= self.on)
+        if within:
+            query = query.where(_in_region(s, within))
+        rows = await self.conn.execute(query.order_by(s.c.position))
         return {city: stage for city, stage in rows}  # the latest by position wins
 
     # --- pages ----------------------------------------------------------------------------------------------
@@ -346,15 +355,9 @@ class Measures:
         transfer, DDUB committed but not received, and whether its handover has started."""
         f, on = self.f, self.on
         waiting: list[dict[str, Any]] = []
+        done_by = await self._steps_done(city, targets)
         for kel in targets:
-            done = {
-                row.step: row.done_on
-                for row in await self.conn.execute(
-                    select(f.steps.c.step, f.steps.c.done_on).where(
-                        f.steps.c.kelurahan_code == kel, f.steps.c.done_on <= on
-                    )
-                )
-            }
+            done = dict(done_by.get(kel, []))
             nxt = next((s for s in YEAR_1 if str(s) not in done), None)
             if nxt is not None:
                 since = max(done.values()) if done else None
@@ -384,7 +387,7 @@ class Measures:
         ddub_received = await self._count(
             select(func.sum(tr.amount)).where(tr.city_code == city, tr.source == "DDUB", tr.received_on <= on)
         )
-        stage = (await self._stages()).get(city, "not started")
+        stage = (await self._stages(city)).get(city, "not started")
         return {
             "longest_waiting": waiting[:10],
             "overdue_steps": sum(c.overdue_steps for c in cycles),
@@ -397,6 +400,18 @@ class Measures:
             "handover_not_started": stage == "not started",
         }
 
+    async def _steps_done(self, city: str, targets: list[str]) -> dict[str, list[tuple[str, date]]]:
+        """Each target kelurahan of ``city``: its steps done by the day, and when (one query)."""
+        s = self.f.steps.c
+        wanted = set(targets)
+        done: dict[str, list[tuple[str, date]]] = {}
+        for kel, step, day in await self.conn.execute(
+            select(s.kelurahan_code, s.step, s.done_on).where(s.city_code == city, s.done_on <= self.on)
+        ):
+            if kel in wanted:
+                done.setdefault(kel, []).append((step, day))
+        return done
+
     async def kelurahan_rows(
         self, city: str, targets: list[str], cycles: list[Timeline]
     ) -> list[dict[str, Any]]:
@@ -406,20 +421,21 @@ class Measures:
         for c in cycles:
             before = late.get(c.kelurahan_code, (0, 0))
             late[c.kelurahan_code] = (before[0] + c.late_steps, before[1] + c.overdue_steps)
+        done_by = await self._steps_done(city, targets)
+        year_1 = {str(s) for s in YEAR_1}
+        b = f.bkm.c
+        with_bkm = {
+            kel
+            for (kel,) in await self.conn.execute(
+                select(b.kelurahan_code)
+                .where(b.city_code == city, b.starts_on <= on, b.ends_on > on)
+                .group_by(b.kelurahan_code)
+            )
+        }
         rows = []
         for kel in sorted(targets):
-            done = await self._count(
-                select(func.count()).where(
-                    f.steps.c.kelurahan_code == kel,
-                    f.steps.c.step.in_([str(s) for s in YEAR_1]),
-                    f.steps.c.done_on <= on,
-                )
-            )
-            bkm = await self._count(
-                select(func.count()).where(
-                    f.bkm.c.kelurahan_code == kel, f.bkm.c.starts_on <= on, f.bkm.c.ends_on > on
-                )
-            )
+            done = sum(1 for step, _ in done_by.get(kel, []) if step in year_1)
+            bkm = kel in with_bkm
             closing = closings.get(kel)
             rows.append(
                 {
@@ -477,7 +493,7 @@ class Measures:
                 f.loans.c.kelurahan_code == kel, f.loans.c.disbursed_on <= on
             )
         )
-        closing = next((r for r in await self._latest_closings(kel[:5]) if r["kelurahan_code"] == kel), None)
+        closing = next(iter(await self._latest_closings(kel)), None)
         cycle = await self.cycle_of(kel)
         return {
             "as_of": on,
@@ -500,7 +516,7 @@ class Measures:
             "upk": {k: v for k, v in closing.items() if k not in ("city_code", "kelurahan_code")}
             if closing
             else None,
-            "handover_stage": (await self._stages()).get(kel[:5], "not started"),
+            "handover_stage": (await self._stages(kel[:5])).get(kel[:5], "not started"),
         }
 
     async def cycle_of(self, kel: str) -> Timeline:
@@ -588,12 +604,8 @@ class Measures:
         return [dict(r) for r in rows.mappings()]
 
     async def portfolio(self, within: str | None = None) -> list[dict[str, Any]]:
-        rows = await self._latest_closings()
-        return [
-            {**{k: v for k, v in r.items()}, "name": _name(r["kelurahan_code"])}
-            for r in rows
-            if not within or r["kelurahan_code"].startswith(within)
-        ]
+        rows = await self._latest_closings(within)
+        return [{**{k: v for k, v in r.items()}, "name": _name(r["kelurahan_code"])} for r in rows]
 
     async def handovers(self, within: str | None = None) -> list[dict[str, Any]]:
         stages = await self._stages()
@@ -663,6 +675,19 @@ class Measures:
             .order_by(c.kelurahan_code, c.as_of)
         )
         return [dict(r) for r in rows.mappings()]
+
+
+def _in_region(table: Any, region: str) -> Any:
+    """Rows of ``table`` in ``region`` (a province, city, kecamatan or kelurahan), by the indexed column
+    that decides it (a province or city: ``city_code``; smaller: ``kelurahan_code``)."""
+    depth = region.count(".")
+    if depth == 3:
+        return table.c.kelurahan_code == region
+    if depth == 2:
+        return table.c.kelurahan_code.like(f"{region}.%")
+    if depth == 1:
+        return table.c.city_code == region
+    return table.c.city_code.like(f"{region}.%")
 
 
 def _under(column: Any, region: str) -> Any:

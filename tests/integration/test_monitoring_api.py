@@ -17,6 +17,7 @@ import pytest
 from fastapi import FastAPI
 from openpyxl import load_workbook
 
+from services.monitoring.dashboard_api import Memo
 from services.monitoring.generations import Generations, digest
 from services.platform import build_embedded, quiesce
 from shared.settings import ServiceSettings
@@ -475,3 +476,30 @@ async def test_every_table_of_the_pages_is_exported_within_the_callers_scope(
     assert (await http.get(f"{M}/exports/factors.csv", params=on, headers=facilitator)).status_code == 404
     assert "per city or kelurahan" in problem(await http.get(f"{M}/exports/timeline.csv"), 422)
     assert "per city" in problem(await http.get(f"{M}/exports/factors.csv", params={"within": "33"}), 422)
+
+
+async def test_remembered_figures_are_never_older_than_the_facts(
+    http: httpx.AsyncClient, platform: FastAPI
+) -> None:
+    """The dashboard keeps figures it computed (a national overview is a dozen aggregates), keyed by the
+    events the facts have applied: asked again unchanged, they come from memory; after one more event
+    they are computed again and show it."""
+    await targeted(http, platform, KEL, households=2)
+    await quiesce(platform)
+    memo = platform.state.services["monitoring"].state.figures_memo = Memo()
+
+    first = await get(http, f"{M}/overview")
+    assert await get(http, f"{M}/overview") == first
+    assert (memo.misses, memo.hits) == (1, 1)
+    assert first["targets"] == 1 and first["bkm_active"] == 0
+
+    # One more event (a sosialisasi awal) applied by the facts: the same question is computed again.
+    await post(http, f"{CYCLE}/cycle/sosialisasi-awal", {"meeting": meeting("2021-01-11")})
+    await quiesce(platform)
+    again = await get(http, f"{M}/overview")
+    assert memo.misses == 2
+    assert again["cycles_started"] == first["cycles_started"] + 1
+
+    # Twenty readers asking at once share one computation.
+    together = await asyncio.gather(*(get(http, f"{M}/portfolio") for _ in range(20)))
+    assert all(answer == together[0] for answer in together) and memo.misses == 3
