@@ -326,10 +326,10 @@ class Writes:
     pipeline on asyncpg). Whoever reads a table flushes it first. Statements are built once per shape.
     """
 
-    def __init__(self, dialect: str) -> None:
+    def __init__(self, dialect: str, statements: dict[tuple[Any, ...], Any]) -> None:
         self._insert = pg_insert if dialect == "postgresql" else sqlite_insert
         self._queued: dict[str, list[tuple[Any, dict[str, Any], tuple[Any, ...] | None]]] = {}
-        self._statements: dict[tuple[Any, ...], Any] = {}
+        self._statements = statements  # built once, kept by the projection across batches
 
     def upsert(self, table: Table, values: dict[str, Any], keys: tuple[str, ...]) -> None:
         shape = ("upsert", table.name, tuple(values), keys)
@@ -403,12 +403,14 @@ class FactsProjection:
     def __init__(self, facts: Facts, name: str = "monitoring.facts") -> None:
         self.facts = facts
         self.name = name
+        self._statements: dict[str, dict[tuple[Any, ...], Any]] = {}  # per dialect
 
     async def apply(self, event: RecordedEvent, conn: AsyncConnection) -> None:
         await self.apply_batch([event], conn)
 
     async def apply_batch(self, events: Sequence[RecordedEvent], conn: AsyncConnection) -> None:
-        writes = Writes(conn.dialect.name)
+        dialect = conn.dialect.name
+        writes = Writes(dialect, self._statements.setdefault(dialect, {}))
         counted: dict[str, tuple[int, datetime]] = {}
         for event in events:
             topic = f"p2kp.{event.source.rsplit('/', 1)[-1]}.events" if event.source else "unknown"

@@ -115,7 +115,7 @@ class KafkaSubscriber:
                     offset=r.offset,
                     key=r.key.decode() if r.key is not None else None,
                     value=r.value or b"",
-                    headers=tuple((k, v) for k, v in r.headers),
+                    headers=tuple(r.headers),
                 )
                 for r in records
             ]
