@@ -14,6 +14,7 @@ from shared.runtime import topic_of
 class ProgramPeriodsProjection:
     name = "monitoring.program-periods"
     topics = (topic_of("targeting"),)
+    reads = frozenset({ProgramPeriodRegistered})  # the other targeting events stay undecoded
 
     async def apply(self, event: RecordedEvent, conn: AsyncConnection) -> None:
         payload = event.payload

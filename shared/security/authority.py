@@ -37,6 +37,7 @@ class AuthorityProjection:
     """Included in every service's runtime under ``<service>.authority``."""
 
     topics = (event_topic("handover"),)
+    reads = frozenset({AuthorityTransferred, AuthorityReturned})  # the other handover events stay undecoded
 
     def __init__(self, service: str) -> None:
         self.name = f"{service}.authority"

@@ -139,7 +139,7 @@ def test_quick_and_full_sizes() -> None:
     assert quick.sizes.slice_kelurahan == 4
     full = parse_args([])
     assert full.docs
-    assert (full.sizes.cities, full.sizes.kelurahan, full.sizes.years) == (270, 11_000, 3)
+    assert (full.sizes.cities, full.sizes.kelurahan, full.sizes.years) == (275, 11_275, 3)
     assert full.sizes.slice_kelurahan == 41
     assert full.sizes.min_events == 10_000_000 and full.sizes.readers == 20
     assert parse_args(["--quick", "--docs", "--readers", "7"]).sizes.readers == 7
