@@ -9,9 +9,14 @@ from services.simulator.program import DEFAULT_UNTIL, Planner
 from services.simulator.synthetic import choose_cities, choose_villages
 
 
-def _plan(**how: int) -> list[str]:
+def _plan(density: int | None = None) -> list[str]:
     city = choose_villages(choose_cities(1)[0], 3)
-    plan = Planner(1, "KOTAKU", date(2023, 11, 1), DEFAULT_UNTIL, city_signs=True, **how).plan([city])
+    start = date(2023, 11, 1)
+    if density is None:  # as every caller before the density existed
+        planner = Planner(1, "KOTAKU", start, DEFAULT_UNTIL, city_signs=True)
+    else:
+        planner = Planner(1, "KOTAKU", start, DEFAULT_UNTIL, city_signs=True, density=density)
+    plan = planner.plan([city])
     return [c.line() for s in plan.scripts for c in s.commands]
 
 
