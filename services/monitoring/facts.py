@@ -88,7 +88,8 @@ class Facts:
 def _kel(*extra: Column[Any]) -> list[Column[Any]]:
     return [
         Column("period_code", String(32), primary_key=True),
-        Column("kelurahan_code", String(13), primary_key=True),
+        # Indexed alone as well: a kelurahan's page asks by it without the period (the key's first column).
+        Column("kelurahan_code", String(13), primary_key=True, index=True),
         *extra,
         Column("city_code", String(5), nullable=False, index=True),
     ]
@@ -120,7 +121,7 @@ def facts_tables(generation: int) -> Facts:
             m,
             Column("event_id", String(36), primary_key=True),
             Column("period_code", String(32), nullable=False),
-            Column("kelurahan_code", String(13), nullable=False),
+            Column("kelurahan_code", String(13), nullable=False, index=True),
             Column("city_code", String(5), nullable=False, index=True),
             Column("step", String(30), nullable=False),
             Column("held_on", Date, nullable=False),

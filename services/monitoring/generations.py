@@ -60,6 +60,9 @@ async def create_tables(engine: AsyncEngine, facts: Facts, *, fresh: bool = Fals
         if fresh:
             facts.metadata.drop_all(sync)  # type: ignore[arg-type]  # a failed rebuild's leftovers
         facts.metadata.create_all(sync)  # type: ignore[arg-type]
+        for table in facts.tables:  # an index added since a generation's tables were created
+            for index in table.indexes:
+                index.create(sync, checkfirst=True)  # type: ignore[arg-type]
 
     async with engine.begin() as conn:
         if conn.dialect.name == "postgresql":

@@ -691,7 +691,10 @@ def _in_region(table: Any, region: str) -> Any:
 
 
 def _under(column: Any, region: str) -> Any:
-    """``column`` (a region code) is ``region`` or lies inside it."""
+    """``column`` (a region code) is ``region`` or lies inside it (a kelurahan has nothing inside: the
+    equality alone lets its index answer)."""
+    if region.count(".") == 3:
+        return column == region
     return or_(column == region, column.like(f"{region}.%"))
 
 

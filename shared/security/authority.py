@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from shared.consumer import upsert
 from shared.contracts.handover import AuthorityReturned, AuthorityTransferred
 from shared.db import metadata
-from shared.events import RecordedEvent
+from shared.events import DomainEvent, RecordedEvent
 from shared.transport.topics import event_topic
 
 city_authority = Table(
@@ -37,7 +37,8 @@ class AuthorityProjection:
     """Included in every service's runtime under ``<service>.authority``."""
 
     topics = (event_topic("handover"),)
-    reads = frozenset({AuthorityTransferred, AuthorityReturned})  # the other handover events stay undecoded
+    # The other handover events stay undecoded.
+    reads: tuple[type[DomainEvent], ...] = (AuthorityTransferred, AuthorityReturned)
 
     def __init__(self, service: str) -> None:
         self.name = f"{service}.authority"
