@@ -88,7 +88,11 @@ class _Outcome:
     applied: bool = False
 
 
-CLAIM_CHUNK = 1000  # streams read per statement (SQLite takes at most 32,766 parameters)
+CLAIM_CHUNK = 1000  # streams read per statement on SQLite (it takes at most 32,766 parameters)
+_STORED_CLAIMS = text(  # locked in stream order, so two instances lock alike
+    "SELECT stream_id, version FROM consumed_streams WHERE consumer = :consumer "
+    "AND stream_id = ANY(CAST(:streams AS varchar[])) ORDER BY stream_id FOR UPDATE"
+)
 _INSERT_CLAIMS = text(
     "INSERT INTO consumed_streams (consumer, stream_id, version, event_id) "
     "SELECT :consumer, s, v, e FROM unnest(CAST(:streams AS varchar[]), CAST(:versions AS integer[]), "
@@ -301,17 +305,20 @@ class ConsumerRunner:
         streams = sorted(latest)
         table = consumed_streams
         stored: dict[str, int] = {}
-        for chunk in _chunks(streams, CLAIM_CHUNK):
-            found = await conn.execute(
-                select(table.c.stream_id, table.c.version)
-                .where(table.c.consumer == self.name, table.c.stream_id.in_(chunk))
-                .order_by(table.c.stream_id)
-                .with_for_update()
-            )
+        postgres = conn.dialect.name == "postgresql"
+        if postgres:  # one array parameter, not thousands of bound ones
+            found = await conn.execute(_STORED_CLAIMS, {"consumer": self.name, "streams": streams})
             stored.update({stream: version for stream, version in found})
+        else:
+            for chunk in _chunks(streams, CLAIM_CHUNK):
+                found = await conn.execute(
+                    select(table.c.stream_id, table.c.version)
+                    .where(table.c.consumer == self.name, table.c.stream_id.in_(chunk))
+                    .order_by(table.c.stream_id)
+                )
+                stored.update({stream: version for stream, version in found})
         new = [latest[s] for s in streams if s not in stored]
         advanced = [latest[s] for s in streams if s in stored and latest[s].stream_version > stored[s]]
-        postgres = conn.dialect.name == "postgresql"
         if new:
             if postgres:
                 claimed = await conn.execute(_INSERT_CLAIMS, self._claim_arrays(new))

@@ -27,6 +27,7 @@ from services.monitoring.dashboard_api import (
     AsOf,
     ProjectionStatus,
     Within,
+    _figures,
     _measures,
     _on,
     _within,
@@ -169,10 +170,9 @@ async def overview_page(
     guard: Guard = Guarded(READ),
 ) -> HTMLResponse:
     on, scope = _on(as_of), _within(guard, within)
-    async with _reading(request, on) as measures:
-        figures = await measures.overview(scope)
-        funnel = await measures.cycle_funnel(scope)
-        received = await measures.monthly_received(scope)
+    figures = await _figures(request, on, None, "overview", scope)
+    funnel = await _figures(request, on, None, "cycle_funnel", scope)
+    received = await _figures(request, on, None, "monthly_received", scope)
     view = View(request, lang, as_of, on, "/dashboard", {"within": within})
     heading = view.t("overview.regional", within=scope) if scope else view.t("overview.title")
     page = {"o": figures, "funnel": funnel, "received": received, "within": within}
@@ -189,10 +189,10 @@ async def city_page(
 ) -> HTMLResponse:
     await guard.check(city_code, hidden=f"There is no city {city_code}.")
     on = _on(as_of)
+    figures = await _figures(request, on, None, "city", city_code)
+    funnel = await _figures(request, on, None, "cycle_funnel", city_code)
+    received = await _figures(request, on, None, "monthly_received", city_code)
     async with _reading(request, on) as measures:
-        figures = await measures.city(city_code)
-        funnel = await measures.cycle_funnel(city_code)
-        received = await measures.monthly_received(city_code)
         readiness = await readiness_of(measures, city_code)
     view = View(request, lang, as_of, on, f"/dashboard/cities/{city_code}")
     heading = f"{figures['summary']['name']} ({city_code})"
@@ -210,10 +210,9 @@ async def kelurahan_page(
 ) -> HTMLResponse:
     await guard.check(kelurahan_code, hidden=f"There is no kelurahan {kelurahan_code}.")
     on = _on(as_of)
-    async with _reading(request, on) as measures:
-        figures = await measures.kelurahan(kelurahan_code)
-        trend = await measures.par_trend(kelurahan_code)
-        received = await measures.monthly_received(kelurahan_code)
+    figures = await _figures(request, on, None, "kelurahan", kelurahan_code)
+    trend = await _figures(request, on, None, "par_trend", kelurahan_code)
+    received = await _figures(request, on, None, "monthly_received", kelurahan_code)
     view = View(request, lang, as_of, on, f"/dashboard/kelurahan/{kelurahan_code}")
     city = regions.find(figures["city_code"])
     page = {
@@ -236,8 +235,7 @@ async def _region_table(
 ) -> HTMLResponse:
     """A page of one table of the caller's region (the portfolio, the handovers)."""
     on, scope = _on(as_of), _within(guard, within)
-    async with _reading(request, on) as measures:
-        rows = await getattr(measures, name)(scope)
+    rows = await _figures(request, on, None, name, scope)
     view = View(request, lang, as_of, on, f"/dashboard/{name}", {"within": within})
     page = {"rows": rows, "within": within, "stages": STAGES}
     return await _page(view, guard, f"{name}.html", view.t(f"{name}.title"), **page)
