@@ -77,45 +77,57 @@ class Memo:
     many events it has applied (its ``progress`` rows, written in the transaction that writes the
     facts). Any applied batch changes that count, so an answer is never older than the facts it would
     be computed from now; a national dashboard that nobody writes to answers from memory. Readers asking
-    for the same figures at once share one computation."""
+    for the same figures at once share one computation, which runs on its own: a reader who goes away
+    does not take it from the others."""
 
     def __init__(self, size: int = MEMO_SIZE) -> None:
         self.size = size
         self._kept: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
-        self._running: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
+        self._running: dict[tuple[Any, ...], asyncio.Task[Any]] = {}
         self.hits = self.misses = 0
 
     async def figures(self, request: Request, on: date, period: str | None, what: str, *args: Any) -> Any:
-        conn, measures = await _measures(request, on, period)
-        try:
-            progress = measures.f.progress
-            applied = (await conn.execute(select(func.coalesce(func.sum(progress.c.events), 0)))).scalar()
-            key = (measures.f.generation, applied, on, period, what, *args)
-            if key in self._kept:
-                self.hits += 1
-                self._kept.move_to_end(key)
-                return self._kept[key]
-            if (running := self._running.get(key)) is not None:
-                self.hits += 1
-                return await asyncio.shield(running)
+        generations = _generations(request)
+        facts = generations.facts
+        async with generations.runtime.engine.connect() as conn:
+            total = select(func.coalesce(func.sum(facts.progress.c.events), 0))
+            applied = (await conn.execute(total)).scalar()
+        key = (facts.generation, applied, on, period, what, *args)
+        if key in self._kept:
+            self.hits += 1
+            self._kept.move_to_end(key)
+            return self._kept[key]
+        task = self._running.get(key)
+        if task is None:
             self.misses += 1
-            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            self._running[key] = future
+            task = asyncio.create_task(self._compute(request, key, on, period, what, args))
+            task.add_done_callback(_retrieved)
+            self._running[key] = task
+        else:
+            self.hits += 1
+        return await asyncio.shield(task)
+
+    async def _compute(
+        self, request: Request, key: tuple[Any, ...], on: date, period: str | None, what: str, args: Any
+    ) -> Any:
+        try:
+            conn, measures = await _measures(request, on, period)
             try:
                 found = await getattr(measures, what)(*args)
-            except BaseException as exc:
-                future.set_exception(exc)
-                future.exception()  # retrieved: a failure nobody else awaited is not logged as lost
-                raise
             finally:
-                del self._running[key]
-            future.set_result(found)
+                await conn.close()
             self._kept[key] = found
             while len(self._kept) > self.size:
                 self._kept.popitem(last=False)
             return found
         finally:
-            await conn.close()
+            del self._running[key]
+
+
+def _retrieved(task: asyncio.Task[Any]) -> None:
+    """Its readers may all have gone: its error (their 4xx, say) is theirs, not an unretrieved one."""
+    if not task.cancelled():
+        task.exception()
 
 
 async def _figures(request: Request, on: date, period: str | None, what: str, *args: Any) -> Any:

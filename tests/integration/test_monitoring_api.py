@@ -8,8 +8,11 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -503,3 +506,35 @@ async def test_remembered_figures_are_never_older_than_the_facts(
     # Twenty readers asking at once share one computation.
     together = await asyncio.gather(*(get(http, f"{M}/portfolio") for _ in range(20)))
     assert all(answer == together[0] for answer in together) and memo.misses == 3
+
+
+class HeldMemo(Memo):
+    """A memo whose computations say they started, then wait to be let go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started, self.release = asyncio.Event(), asyncio.Event()
+
+    async def _compute(self, *args: Any) -> Any:
+        self.started.set()
+        await self.release.wait()
+        return await super()._compute(*args)
+
+
+async def test_a_reader_who_goes_away_does_not_take_the_shared_computation_with_it(
+    http: httpx.AsyncClient, platform: FastAPI
+) -> None:
+    await targeted(http, platform, KEL, households=2)
+    await quiesce(platform)
+    memo, request = HeldMemo(), SimpleNamespace(app=platform.state.services["monitoring"])
+    on = date.today()
+    leaving = asyncio.create_task(memo.figures(request, on, None, "overview", None))  # type: ignore[arg-type]
+    await memo.started.wait()
+    leaving.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await leaving
+    staying = asyncio.create_task(memo.figures(request, on, None, "overview", None))  # type: ignore[arg-type]
+    memo.release.set()
+    figures = await staying
+    assert (memo.misses, memo.hits) == (1, 1) and figures["targets"] == 1
+    assert await get(http, f"{M}/overview") == json.loads(json.dumps(figures, default=str))
