@@ -231,14 +231,34 @@ async def kelurahan_page(
 
 
 async def _region_table(
-    request: Request, guard: Guard, as_of: date | None, within: str | None, lang: Lang, name: str
+    request: Request, guard: Guard, as_of: date | None, within: str | None, lang: Lang, name: str, number: int
 ) -> HTMLResponse:
-    """A page of one table of the caller's region (the portfolio, the handovers)."""
+    """A page of one table of the caller's region (the portfolio, the handovers), ``PAGE_ROWS`` rows a
+    page: a national portfolio is every UPK of the country (the exports hold every row)."""
     on, scope = _on(as_of), _within(guard, within)
     rows = await _figures(request, on, None, name, scope)
-    view = View(request, lang, as_of, on, f"/dashboard/{name}", {"within": within})
-    page = {"rows": rows, "within": within, "stages": STAGES}
+    keep = {"within": within, "page": str(number) if number > 1 else None}
+    view = View(request, lang, as_of, on, f"/dashboard/{name}", keep)
+    start = (number - 1) * PAGE_ROWS
+    shown = rows[start : start + PAGE_ROWS]
+
+    def at(n: int) -> str:
+        return view.href(f"/dashboard/{name}", within=within, page=str(n) if n > 1 else None)
+
+    pages = {
+        "size": PAGE_ROWS,
+        "total": len(rows),
+        "first": start + 1 if shown else 0,
+        "last": start + len(shown),
+        "previous": at(number - 1) if number > 1 else None,
+        "next": at(number + 1) if start + PAGE_ROWS < len(rows) else None,
+    }
+    page = {"rows": shown, "within": within, "stages": STAGES, "pages": pages}
     return await _page(view, guard, f"{name}.html", view.t(f"{name}.title"), **page)
+
+
+PAGE_ROWS = 200  # rows of a region table a page
+PageNumber = Annotated[int, Query(ge=1, le=100_000, description="which page of the table (200 rows each)")]
 
 
 @router.get("/portfolio")
@@ -247,9 +267,10 @@ async def portfolio_page(
     as_of: AsOf = None,
     within: Within = None,
     lang: Language = "id",
+    page: PageNumber = 1,
     guard: Guard = Guarded(READ),
 ) -> HTMLResponse:
-    return await _region_table(request, guard, as_of, within, lang, "portfolio")
+    return await _region_table(request, guard, as_of, within, lang, "portfolio", page)
 
 
 @router.get("/handovers")
@@ -258,6 +279,7 @@ async def handovers_page(
     as_of: AsOf = None,
     within: Within = None,
     lang: Language = "id",
+    page: PageNumber = 1,
     guard: Guard = Guarded(READ),
 ) -> HTMLResponse:
-    return await _region_table(request, guard, as_of, within, lang, "handovers")
+    return await _region_table(request, guard, as_of, within, lang, "handovers", page)

@@ -9,7 +9,7 @@ from collections import OrderedDict
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
@@ -179,9 +179,20 @@ async def kelurahan(
 
 @router.get("/portfolio", tags=["dashboard"], summary="The UPK indicators at each UPK's last book closing")
 async def portfolio(
-    request: Request, as_of: AsOf = None, within: Within = None, guard: Guard = Guarded(READ)
+    request: Request,
+    response: Response,
+    as_of: AsOf = None,
+    within: Within = None,
+    limit: Annotated[
+        int | None, Query(ge=1, le=5000, description="at most this many UPK (default all)")
+    ] = None,
+    offset: Annotated[int, Query(ge=0, le=1_000_000, description="skip this many first")] = 0,
+    guard: Guard = Guarded(READ),
 ) -> list[dict[str, Any]]:
-    return list(await _figures(request, _on(as_of), None, "portfolio", _within(guard, within)))
+    """Ordered by kelurahan code; ``X-Total-Count`` says how many there are in all."""
+    rows = await _figures(request, _on(as_of), None, "portfolio", _within(guard, within))
+    response.headers["X-Total-Count"] = str(len(rows))
+    return list(rows[offset : offset + limit if limit else None])
 
 
 @router.get("/handovers", tags=["dashboard"], summary="Each city's handover stage")

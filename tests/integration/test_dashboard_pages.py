@@ -15,7 +15,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from services.monitoring import dashboard
 from services.monitoring.i18n import LANGUAGES, Lang, Words
+from services.monitoring.measures import Measures
 from services.platform import build_embedded, quiesce
 from shared.settings import ServiceSettings
 from tests.harness.tokens import ADMIN, bearer
@@ -291,3 +293,37 @@ async def test_the_session_cookie_of_the_sign_in_page_opens_the_dashboard(platfo
         assert signed_in.status_code == 303
         text = (await browser.get(f"{M}/dashboard")).text
         assert Words("id")("overview.title") in text
+
+
+async def test_a_long_portfolio_comes_a_page_at_a_time(
+    http: httpx.AsyncClient, platform: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A national portfolio is every UPK of the country: the page shows a page of it with the way to the
+    others, the JSON API takes a limit and an offset and says how many there are in all."""
+    await drive_a_kelurahan(http, platform)
+    [upk] = await json_of(http, "/portfolio")
+    # Three UPK: the real one and two more of its shape (the pages' mechanics, not the figures).
+    codes = [KEL, f"{KEL[:-4]}9998", f"{KEL[:-4]}9999"]
+    many = [{**upk, "kelurahan_code": code} for code in codes]
+
+    async def portfolio(self: Measures, within: str | None = None) -> list[dict[str, Any]]:
+        return many
+
+    monkeypatch.setattr(Measures, "portfolio", portfolio)
+    monkeypatch.setattr(dashboard, "PAGE_ROWS", 2)
+
+    answer = await http.get(f"{M}/portfolio", params={"limit": "2", "offset": "1", "as_of": "2026-01-01"})
+    assert answer.status_code == 200 and answer.headers["x-total-count"] == "3"
+    assert [r["kelurahan_code"] for r in answer.json()] == codes[1:]
+    assert (await http.get(f"{M}/portfolio", params={"limit": "0"})).status_code == 422
+
+    for lang in LANGUAGES:
+        t = Words(lang)
+        first = await page(http, "/portfolio", lang, as_of="2026-01-01")
+        assert shown(first, "rows", "data-pager") == t("pager.rows", first="1", last="2", total="3")
+        assert [code for code in codes if f'data-kelurahan="{code}"' in first] == codes[:2]
+        assert 'rel="prev"' not in first and 'rel="next"' in first and "page=2" in first
+        second = await page(http, "/portfolio", lang, as_of="2026-01-01", page="2")
+        assert shown(second, "rows", "data-pager") == t("pager.rows", first="3", last="3", total="3")
+        assert [code for code in codes if f'data-kelurahan="{code}"' in second] == codes[2:]
+        assert 'rel="prev"' in second and 'rel="next"' not in second
