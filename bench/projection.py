@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 from aiokafka import TopicPartition as KafkaTP
@@ -98,6 +98,29 @@ async def consume_raw(bootstrap: str, topic: str, count: int) -> tuple[int, floa
         await consumer.stop()
 
 
+async def run_until(
+    runner: ConsumerRunner, clock: AssignmentClock, done: Callable[[], Awaitable[bool]], timeout: float
+) -> tuple[int, float]:
+    """Run ``runner`` until ``done()``: the events it applied, and the seconds from its partitions'
+    assignment to the commit that made ``done()`` hold. A runner that dies raises here, not a timeout."""
+    task = asyncio.create_task(runner.run())
+
+    async def finished() -> bool:
+        if task.done():
+            task.result()
+        return await done()
+
+    try:
+        await runner.wait_until(finished, timeout=timeout)
+        end = time.perf_counter()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert clock.assigned is not None
+    return runner.applied_total, end - clock.assigned
+
+
 async def bench_projection(services: Services, sizes: Sizes, step: Step) -> Figures:
     bootstrap = services.bootstrap
     topic = new_topic("projection")
@@ -120,22 +143,11 @@ async def bench_projection(services: Services, sizes: Sizes, step: Step) -> Figu
             handler = CounterProjection(f"bench-projection-{uuid.uuid4().hex[:8]}", topic)
             clock = AssignmentClock(KafkaSubscriber(bootstrap, client_id="bench-projection"))
             runner = ConsumerRunner(engine, clock, handler, registry=registry, dead_letters=NoDeadLetters())
-            task = asyncio.create_task(runner.run())
 
             async def all_applied() -> bool:
-                if task.done():
-                    task.result()  # a runner that died raises here instead of timing out
                 return runner.applied_total >= count
 
-            try:
-                await runner.wait_until(all_applied, timeout=max(120.0, count / 20))
-                end = time.perf_counter()
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            assert clock.assigned is not None
-            return runner.applied_total, end - clock.assigned
+            return await run_until(runner, clock, all_applied, timeout=max(120.0, count / 20))
 
         async def raw_round(_round: int) -> tuple[int, float]:
             return await consume_raw(bootstrap, topic, count)

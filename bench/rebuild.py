@@ -10,8 +10,6 @@ tables are generation 1 of a fresh database; their digest and row counts show wh
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import json
 import time
@@ -26,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bench.config import Sizes
 from bench.measure import Figures, Step, Stopwatch
 from bench.national_events import SERVICES, NationalHistory, program_slice
-from bench.projection import FETCH_TIMEOUT_MS, MAX_RECORDS, AssignmentClock
+from bench.projection import FETCH_TIMEOUT_MS, MAX_RECORDS, AssignmentClock, run_until
 from bench.relay import send_all
 from bench.services import Services
 from services.monitoring.facts import Facts, FactsProjection, facts_tables
@@ -137,13 +135,10 @@ async def rebuild(
     clock = AssignmentClock(KafkaSubscriber(bootstrap, client_id="bench-rebuild"))
     dead_letters = DeadLetters()
     runner = ConsumerRunner(engine, clock, projection, registry=registry, dead_letters=dead_letters)
-    task = asyncio.create_task(runner.run())
     reported = 0
 
     async def rebuilt() -> bool:
         nonlocal reported
-        if task.done():
-            task.result()  # a runner that died raises here instead of timing out
         if dead_letters.messages:
             raise RuntimeError(dead_letters.first_error())
         while reported < TENTHS - 1 and runner.applied_total >= count * (reported + 1) // TENTHS:
@@ -154,15 +149,7 @@ async def rebuild(
             raise RuntimeError(f"read all {count:,} records but applied {runner.applied_total:,}")
         return runner.applied_total >= count
 
-    try:
-        await runner.wait_until(rebuilt, timeout=60 + count / SLOWEST)
-        end = time.perf_counter()
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    assert clock.assigned is not None
-    return runner.applied_total, end - clock.assigned
+    return await run_until(runner, clock, rebuilt, timeout=60 + count / SLOWEST)
 
 
 async def built(engine: AsyncEngine, facts: Facts) -> tuple[dict[str, int], str]:
