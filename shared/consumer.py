@@ -188,11 +188,6 @@ class ConsumerRunner:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
 
-    async def process(self, tp: TopicPartition, records: list[Received]) -> None:
-        """Apply one partition's batch and store its next offset, atomically."""
-        if records:
-            await self.process_batch({tp: records})
-
     async def process_batch(self, batch: Batch) -> None:
         """Apply one fetch's records of every partition and store each partition's next offset, in one
         transaction (a rebuild reads a dozen partitions at once: one commit instead of a dozen)."""
