@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -32,6 +31,7 @@ from shared.events import (
     MalformedEnvelope,
     RecordedEvent,
     UnknownEventType,
+    decode_envelope,
     parse_cloudevent,
     utcnow,
 )
@@ -247,7 +247,7 @@ class ConsumerRunner:
         dead: list[Message] = []
         for record in records:
             try:
-                events.append(parse_cloudevent(json.loads(record.value), self.registry, self._reads))
+                events.append(parse_cloudevent(decode_envelope(record.value), self.registry, self._reads))
             except (ValueError, MalformedEnvelope, UnknownEventType) as exc:
                 if (message := await self._dead_letter(conn, record, exc)) is not None:
                     dead.append(message)
@@ -268,7 +268,7 @@ class ConsumerRunner:
     async def _handle(self, conn: AsyncConnection, record: Received) -> _Outcome:
         """One event in its own savepoint: the slow path, after the batch failed on the fast one."""
         try:
-            event = parse_cloudevent(json.loads(record.value), self.registry, self._reads)
+            event = parse_cloudevent(decode_envelope(record.value), self.registry, self._reads)
         except (ValueError, MalformedEnvelope, UnknownEventType) as exc:
             return _Outcome(dead_letter=await self._dead_letter(conn, record, exc))
         if not await self._claim(conn, event):

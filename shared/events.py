@@ -8,6 +8,7 @@ by a chain of upcasters (v1 -> v2 -> ... -> current).
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Callable, Collection
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
+import orjson
 from pydantic import BaseModel, ConfigDict
 
 SPECVERSION = "1.0"
@@ -132,6 +134,33 @@ def build_cloudevent(
 
 class MalformedEnvelope(Exception):
     """A message is not a CloudEvents envelope this platform produced."""
+
+
+# orjson reads an integer of more than 64 bits as a float: a message with a number of 19 digits or more
+# is read by the standard library, so an amount is never rounded. So is one orjson refuses (NaN, UTF-16).
+# Such a number is a run of 19 zeros once every digit is made a zero (a regular expression would take
+# twice as long as orjson's decoding).
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_NUMBER = b"0" * 19
+
+
+def decode_envelope(raw: bytes) -> dict[str, Any]:
+    """A message's JSON object, for ``parse_cloudevent``: ``ValueError`` if it is not JSON, and
+    ``MalformedEnvelope`` if it is JSON but not an object (which would otherwise fail the consumer's
+    batch again and again). The standard library's result, in about half its time (orjson)."""
+    envelope = _loads(raw)
+    if not isinstance(envelope, dict):
+        raise MalformedEnvelope(f"a CloudEvent is a JSON object, not {type(envelope).__name__}")
+    return envelope
+
+
+def _loads(raw: bytes) -> Any:
+    if _LONG_NUMBER not in raw.translate(_DIGITS_TO_ZERO):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass  # perhaps JSON only the standard library takes; if not, its error is the one raised
+    return json.loads(raw)
 
 
 def parse_cloudevent(

@@ -191,6 +191,7 @@ async def test_poison_events_go_to_the_dead_letter_topic_and_consumption_continu
     }
     poison = [
         Message(topic=store.topic, key="s-0", value=b"{not json"),
+        Message(topic=store.topic, key="s-1", value=b'["JSON", "but not an object"]'),
         Message(topic=store.topic, key="s-x", value=json.dumps(unknown).encode()),
     ]
     publisher = backend.publisher()
@@ -205,22 +206,23 @@ async def test_poison_events_go_to_the_dead_letter_topic_and_consumption_continu
     await run_until_applied(r, 3, 2)
 
     assert await counts(engine) == {"s-0": 2, "s-1": 2}  # s-2's handler failed: its writes rolled back
-    assert r.dead_lettered_total == 4  # bad JSON, unknown type, s-2 twice
+    assert r.dead_lettered_total == 5  # bad JSON, JSON of another shape, unknown type, s-2 twice
     async with engine.connect() as conn:
         logged = (
             await conn.execute(
                 select(func.count()).select_from(dead_letter_log).where(dead_letter_log.c.consumer == name)
             )
         ).scalar_one()
-    assert logged == 4
+    assert logged == 5
 
     def ours(records: list[Received]) -> list[Received]:  # the topic is shared by every test on Kafka
         return [d for d in records if d.header("dlq_consumer") == name]
 
-    dead = ours(await backend.read_topic_until(DEAD_LETTER_TOPIC, lambda got: len(ours(got)) >= 4))
+    dead = ours(await backend.read_topic_until(DEAD_LETTER_TOPIC, lambda got: len(ours(got)) >= 5))
     errors = sorted(d.header("dlq_error") or "" for d in dead)
-    assert len(errors) == 4
+    assert len(errors) == 5
     assert any("JSONDecodeError" in e for e in errors)
+    assert any("MalformedEnvelope" in e and "not list" in e for e in errors)
     assert any("p2kp.nobody.never-registered.v1" in e for e in errors)
     assert sum("cannot project s-2" in e for e in errors) == 2
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from shared.events import (
     MalformedEnvelope,
     RecordedEvent,
     UnknownEventType,
+    decode_envelope,
     parse_cloudevent,
 )
 
@@ -123,3 +125,31 @@ def test_envelope_without_required_attributes_is_malformed() -> None:
         parse_cloudevent({"specversion": "1.0", "type": "p2kp.example.bkm-formed.v1"}, registry)
     with pytest.raises(MalformedEnvelope):
         parse_cloudevent({"hello": "world"}, registry)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"amount": 123456789012345678901234567890, "small": -9223372036854775809}',
+        b'{"share": NaN, "ceiling": Infinity}',
+        '{"kelurahan": "Sekaran", "members": 11}'.encode("utf-16"),
+        b'{"kelurahan": "Sekaran", "pct": 12.5, "members": [1, 2], "none": null}',
+    ],
+    ids=["integers beyond 64 bits", "NaN", "UTF-16", "plain"],
+)
+def test_envelopes_decode_as_the_standard_library_decodes_them(raw: bytes) -> None:
+    decoded = decode_envelope(raw)
+    assert repr(decoded) == repr(json.loads(raw))  # repr: NaN is not equal to itself
+    assert all(type(v) is type(w) for v, w in zip(decoded.values(), json.loads(raw).values(), strict=True))
+
+
+@pytest.mark.parametrize("raw", [b"[1, 2]", b'"p2kp"', b"7", b"null"])
+def test_json_that_is_not_an_object_is_a_malformed_envelope(raw: bytes) -> None:
+    with pytest.raises(MalformedEnvelope):
+        decode_envelope(raw)
+
+
+@pytest.mark.parametrize("raw", [b"", b"{not json", b"\xff\xfe\x00"])
+def test_bytes_that_are_not_json_are_a_value_error(raw: bytes) -> None:
+    with pytest.raises(ValueError):
+        decode_envelope(raw)
