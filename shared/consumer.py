@@ -89,9 +89,14 @@ class _Outcome:
 
 
 CLAIM_CHUNK = 1000  # streams read per statement on SQLite (it takes at most 32,766 parameters)
-_STORED_CLAIMS = text(  # locked in stream order, so two instances lock alike
-    "SELECT stream_id, version FROM consumed_streams WHERE consumer = :consumer "
-    "AND stream_id = ANY(CAST(:streams AS varchar[])) ORDER BY stream_id FOR UPDATE"
+# Each stream's row looked up by its key and locked, in the order of the array (sorted, so two instances
+# lock alike). Not ``stream_id = ANY(:streams)``: PostgreSQL may then read every row of the consumer and
+# test each against the array, as it did in a rebuild whose rows it had no statistics of yet: a rebuild's
+# claims grew slower with every batch (43 ms a batch after 200,000 events, most of the database's time).
+_STORED_CLAIMS = text(
+    "SELECT s.stream_id, c.version FROM unnest(CAST(:streams AS varchar[])) AS s(stream_id) "
+    "CROSS JOIN LATERAL (SELECT version FROM consumed_streams "
+    "WHERE consumer = :consumer AND stream_id = s.stream_id FOR UPDATE) AS c"
 )
 _INSERT_CLAIMS = text(
     "INSERT INTO consumed_streams (consumer, stream_id, version, event_id) "
