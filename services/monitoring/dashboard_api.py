@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
+import pydantic_core
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
@@ -72,6 +74,21 @@ async def _measures(request: Request, on: date, period: str | None) -> tuple[Any
     return conn, Measures(conn, generations.facts, on, period)
 
 
+@dataclass
+class Kept:
+    """Figures the memo keeps, and their JSON once a reader has asked for it (encoded once, not per
+    reader: a national overview's JSON is ~200 kB)."""
+
+    figures: Any
+    _body: bytes | None = None
+
+    @property
+    def body(self) -> bytes:
+        if self._body is None:
+            self._body = pydantic_core.to_json(self.figures)
+        return self._body
+
+
 class Memo:
     """The dashboard's figures, kept by what they were computed from: the facts' generation and how
     many events it has applied (its ``progress`` rows, written in the transaction that writes the
@@ -82,21 +99,24 @@ class Memo:
 
     def __init__(self, size: int = MEMO_SIZE) -> None:
         self.size = size
-        self._kept: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
-        self._running: dict[tuple[Any, ...], asyncio.Task[Any]] = {}
+        self._kept: OrderedDict[tuple[Any, ...], Kept] = OrderedDict()
+        self._running: dict[tuple[Any, ...], asyncio.Task[Kept]] = {}
         self.hits = self.misses = 0
 
     async def figures(self, request: Request, on: date, period: str | None, what: str, *args: Any) -> Any:
+        return (await self.kept(request, on, period, what, *args)).figures
+
+    async def kept(self, request: Request, on: date, period: str | None, what: str, *args: Any) -> Kept:
         generations = _generations(request)
         facts = generations.facts
         async with generations.runtime.engine.connect() as conn:
             total = select(func.coalesce(func.sum(facts.progress.c.events), 0))
             applied = (await conn.execute(total)).scalar()
         key = (facts.generation, applied, on, period, what, *args)
-        if key in self._kept:
+        if (found := self._kept.get(key)) is not None:
             self.hits += 1
             self._kept.move_to_end(key)
-            return self._kept[key]
+            return found
         task = self._running.get(key)
         if task is None:
             self.misses += 1
@@ -109,11 +129,11 @@ class Memo:
 
     async def _compute(
         self, request: Request, key: tuple[Any, ...], on: date, period: str | None, what: str, args: Any
-    ) -> Any:
+    ) -> Kept:
         try:
             conn, measures = await _measures(request, on, period)
             try:
-                found = await getattr(measures, what)(*args)
+                found = Kept(await getattr(measures, what)(*args))
             finally:
                 await conn.close()
             self._kept[key] = found
@@ -130,27 +150,45 @@ def _retrieved(task: asyncio.Task[Any]) -> None:
         task.exception()
 
 
-async def _figures(request: Request, on: date, period: str | None, what: str, *args: Any) -> Any:
-    """The figures ``what`` of ``Measures`` (callers must not change what they get: it is shared)."""
+def _memo(request: Request) -> Memo:
     memo: Memo | None = getattr(request.app.state, "figures_memo", None)
     if memo is None:
         memo = request.app.state.figures_memo = Memo()
-    return await memo.figures(request, on, period, what, *args)
+    return memo
 
 
-@router.get("/overview", tags=["dashboard"], summary="National (or regional) overview, cities ranked")
+async def _figures(request: Request, on: date, period: str | None, what: str, *args: Any) -> Any:
+    """The figures ``what`` of ``Measures`` (callers must not change what they get: it is shared)."""
+    return await _memo(request).figures(request, on, period, what, *args)
+
+
+async def _json(request: Request, on: date, period: str | None, what: str, *args: Any) -> Response:
+    """The figures ``what`` as the JSON answer, encoded once for every reader who asks the same."""
+    kept = await _memo(request).kept(request, on, period, what, *args)
+    return Response(kept.body, media_type="application/json")
+
+
+@router.get(
+    "/overview",
+    response_model=dict[str, Any],
+    tags=["dashboard"],
+    summary="National (or regional) overview, cities ranked",
+)
 async def overview(
     request: Request,
     as_of: AsOf = None,
     period: Period = None,
     within: Within = None,
     guard: Guard = Guarded(READ),
-) -> dict[str, Any]:
-    return dict(await _figures(request, _on(as_of), period, "overview", _within(guard, within)))
+) -> Response:
+    return await _json(request, _on(as_of), period, "overview", _within(guard, within))
 
 
 @router.get(
-    "/cities/{city_code}", tags=["dashboard"], summary="A city: its figures, four factors and barriers"
+    "/cities/{city_code}",
+    response_model=dict[str, Any],
+    tags=["dashboard"],
+    summary="A city: its figures, four factors and barriers",
 )
 async def city(
     request: Request,
@@ -158,13 +196,16 @@ async def city(
     as_of: AsOf = None,
     period: Period = None,
     guard: Guard = Guarded(READ_CITY),
-) -> dict[str, Any]:
+) -> Response:
     await guard.check(city_code, hidden=f"There is no city {city_code}.")
-    return dict(await _figures(request, _on(as_of), period, "city", city_code))
+    return await _json(request, _on(as_of), period, "city", city_code)
 
 
 @router.get(
-    "/kelurahan/{kelurahan_code}", tags=["dashboard"], summary="A kelurahan: cycle, money, KSM, loans"
+    "/kelurahan/{kelurahan_code}",
+    response_model=dict[str, Any],
+    tags=["dashboard"],
+    summary="A kelurahan: cycle, money, KSM, loans",
 )
 async def kelurahan(
     request: Request,
@@ -172,15 +213,19 @@ async def kelurahan(
     as_of: AsOf = None,
     period: Period = None,
     guard: Guard = Guarded(READ),
-) -> dict[str, Any]:
+) -> Response:
     await guard.check(kelurahan_code, hidden=f"There is no kelurahan {kelurahan_code}.")
-    return dict(await _figures(request, _on(as_of), period, "kelurahan", kelurahan_code))
+    return await _json(request, _on(as_of), period, "kelurahan", kelurahan_code)
 
 
-@router.get("/portfolio", tags=["dashboard"], summary="The UPK indicators at each UPK's last book closing")
+@router.get(
+    "/portfolio",
+    response_model=list[dict[str, Any]],
+    tags=["dashboard"],
+    summary="The UPK indicators at each UPK's last book closing",
+)
 async def portfolio(
     request: Request,
-    response: Response,
     as_of: AsOf = None,
     within: Within = None,
     limit: Annotated[
@@ -188,18 +233,25 @@ async def portfolio(
     ] = None,
     offset: Annotated[int, Query(ge=0, le=1_000_000, description="skip this many first")] = 0,
     guard: Guard = Guarded(READ),
-) -> list[dict[str, Any]]:
+) -> Response:
     """Ordered by kelurahan code; ``X-Total-Count`` says how many there are in all."""
-    rows = await _figures(request, _on(as_of), None, "portfolio", _within(guard, within))
-    response.headers["X-Total-Count"] = str(len(rows))
-    return list(rows[offset : offset + limit if limit else None])
+    kept = await _memo(request).kept(request, _on(as_of), None, "portfolio", _within(guard, within))
+    rows = kept.figures
+    whole = offset == 0 and (limit is None or limit >= len(rows))
+    body = kept.body if whole else pydantic_core.to_json(rows[offset : offset + limit if limit else None])
+    return Response(body, media_type="application/json", headers={"X-Total-Count": str(len(rows))})
 
 
-@router.get("/handovers", tags=["dashboard"], summary="Each city's handover stage")
+@router.get(
+    "/handovers",
+    response_model=list[dict[str, Any]],
+    tags=["dashboard"],
+    summary="Each city's handover stage",
+)
 async def handovers(
     request: Request, as_of: AsOf = None, within: Within = None, guard: Guard = Guarded(READ)
-) -> list[dict[str, Any]]:
-    return list(await _figures(request, _on(as_of), None, "handovers", _within(guard, within)))
+) -> Response:
+    return await _json(request, _on(as_of), None, "handovers", _within(guard, within))
 
 
 # --- data as of, and rebuilds -------------------------------------------------------------------------

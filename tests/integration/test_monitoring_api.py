@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.encoders import jsonable_encoder
 from openpyxl import load_workbook
 
 from services.monitoring.dashboard_api import Memo
@@ -495,6 +496,10 @@ async def test_remembered_figures_are_never_older_than_the_facts(
     assert await get(http, f"{M}/overview") == first
     assert (memo.misses, memo.hits) == (1, 1)
     assert first["targets"] == 1 and first["bkm_active"] == 0
+    # Its JSON is kept too, encoded once as FastAPI would encode the figures, and sent to each reader.
+    [kept] = memo._kept.values()
+    assert kept._body is not None and json.loads(kept._body) == jsonable_encoder(kept.figures)
+    assert (await http.get(f"{M}/overview")).content == kept._body
 
     # One more event (a sosialisasi awal) applied by the facts: the same question is computed again.
     await post(http, f"{CYCLE}/cycle/sosialisasi-awal", {"meeting": meeting("2021-01-11")})
