@@ -27,9 +27,10 @@ day it was done and its status (done, done late by N days, late by N days, not y
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -50,6 +51,7 @@ YEAR_1 = (
     Step.PJM,
 )
 ON_TIME_DAYS, LPJ_DAYS = 60, 90
+T = TypeVar("T")
 
 
 def _pct(part: float, whole: float) -> float | None:
@@ -83,6 +85,13 @@ class CityFigures:
 class Measures:
     def __init__(self, conn: AsyncConnection, facts: Facts, on: date, period: str | None = None) -> None:
         self.conn, self.f, self.on, self.period = conn, facts, on, period
+        self._asked: dict[tuple[Any, ...], Any] = {}  # rows several parts of one page need, read once
+
+    async def _once(self, key: tuple[Any, ...], read: Callable[[], Awaitable[T]]) -> T:
+        """What ``read`` gives, read the first time ``key`` is asked of this ``Measures`` (one page)."""
+        if key not in self._asked:
+            self._asked[key] = await read()
+        return self._asked[key]  # type: ignore[no-any-return]
 
     # --- building blocks --------------------------------------------------------------------------------
 
@@ -182,6 +191,9 @@ class Measures:
     async def _latest_closings(self, region: str | None = None) -> list[Any]:
         """Each UPK's last book closing on or before the day (within a region: a province, city or
         kelurahan)."""
+        return await self._once(("closings", region), lambda: self._read_latest_closings(region))
+
+    async def _read_latest_closings(self, region: str | None) -> list[Any]:
         c = self.f.closings
         latest = select(c.c.kelurahan_code, func.max(c.c.as_of).label("as_of")).where(c.c.as_of <= self.on)
         if region:
@@ -204,6 +216,9 @@ class Measures:
         return result
 
     async def _stages(self, within: str | None = None) -> dict[str, str]:
+        return await self._once(("stages", within), lambda: self._read_stages(within))
+
+    async def _read_stages(self, within: str | None) -> dict[str, str]:
         s = self.f.stages
         query = select(s.c.city_code, s.c.stage).where(s.c.since <= self.on)
         if within:
@@ -402,6 +417,9 @@ class Measures:
 
     async def _steps_done(self, city: str, targets: list[str]) -> dict[str, list[tuple[str, date]]]:
         """Each target kelurahan of ``city``: its steps done by the day, and when (one query)."""
+        return await self._once(("steps", city, *targets), lambda: self._read_steps_done(city, targets))
+
+    async def _read_steps_done(self, city: str, targets: list[str]) -> dict[str, list[tuple[str, date]]]:
         s = self.f.steps.c
         wanted = set(targets)
         done: dict[str, list[tuple[str, date]]] = {}
