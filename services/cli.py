@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from shared.app import settled_once_started
 from shared.logging import configure_logging
 from shared.security.accounts import AccountStore
 from shared.settings import ServiceSettings
@@ -53,7 +54,7 @@ def run(
             "On first start a demo program (Kota Semarang, synthetic people) is seeded in the background; "
             f"progress at http://{host}:{port}/demo/seeding. --no-demo or P2KP_DEMO_SEED=false skips it."
         )
-    uvicorn.run(platform, host=host, port=port, log_config=None, access_log=False)
+    uvicorn.run(settled_once_started(platform), host=host, port=port, log_config=None, access_log=False)
 
 
 async def _demo_credentials(accounts: AccountStore, data_dir: Path) -> list[str]:
@@ -96,7 +97,8 @@ def serve(
     os.environ["P2KP_ROLE"] = role
     settings = ServiceSettings()
     configure_logging(settings.log_level, settings.log_json)
-    uvicorn.run(BUILDERS[service](), host=host, port=port, log_config=None, access_log=False)
+    app = settled_once_started(BUILDERS[service]())
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
 
 
 ROLES = ("all", "api", "relay", "consumers")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -116,6 +117,24 @@ class _Metrics:
             registry=self.registry,
         )
         self.service = service
+
+
+def settled_once_started(app: FastAPI) -> FastAPI:
+    """``app`` as a process's only app: once it has started, what it built (modules, routes, the engines,
+    their caches) lives as long as the process, so the garbage collector's full collections stop walking
+    it (``gc.freeze``). Walked at every full collection, it paused the process 40-130 ms at a time, and
+    every reader waiting then felt it. Not for apps a test process starts and stops by the dozen."""
+    started = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        async with started(app) as state:
+            gc.collect()
+            gc.freeze()
+            yield state
+
+    app.router.lifespan_context = lifespan
+    return app
 
 
 def create_app(
