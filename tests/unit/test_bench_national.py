@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from bench.machine import Machine
@@ -18,6 +21,7 @@ from bench.national import (
     SECTION,
     Result,
     parse_args,
+    read_mix,
     shortfall,
     summarize,
     update_docs,
@@ -182,3 +186,48 @@ def test_the_docs_block_is_added_once_then_replaced(tmp_path: Path) -> None:
     second = page.read_text()
     assert second.count(BEGIN) == 1 and second.count(SECTION) == 1
     assert second.rstrip("\n").endswith(END + "\n\nprose after the block")
+
+
+class _Reading:
+    """An in-process app answering the readers (``/broken`` with a 500), and a sleep that records each
+    pause and stops the readers after a dozen: only the reader is under test."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+        self.pauses: list[float] = []
+        self.stop = asyncio.Event()
+        self.paths = {"a": lambda rng: "/a", "broken": lambda rng: "/broken"}
+
+    def answer(self, request: httpx.Request) -> httpx.Response:
+        self.asked.append(request.url.path)
+        return httpx.Response(500 if request.url.path == "/broken" else 200, text="{}")
+
+    async def sleep(self, seconds: float) -> None:
+        self.pauses.append(seconds)
+        if len(self.pauses) >= 12:
+            self.stop.set()
+
+    async def read(self, **how: Any) -> dict[str, Any]:
+        transport = httpx.MockTransport(self.answer)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            return await read_mix(
+                http, self.paths, readers=3, seed=1, stop=self.stop, sleep=self.sleep, **how
+            )
+
+
+async def test_readers_pause_between_pages_to_read_them() -> None:
+    reading = _Reading()
+    found = await reading.read(seconds=60, pause=1.0)
+    # Each of the 3 readers arrives within the first second, then pauses after each page it reads.
+    pauses = reading.pauses
+    assert len(pauses) >= 12 and len(pauses) == 3 + len(reading.asked)
+    assert all(0 <= p <= 1.5 for p in pauses) and sum(p >= 0.5 for p in pauses) >= len(reading.asked)
+    assert len(found["a"].seconds) + len(found["broken"].errors) == len(reading.asked)
+    assert found["broken"].seconds == [] and all("500" in e for e in found["broken"].errors)
+
+
+async def test_readers_with_no_pause_ask_again_at_once() -> None:
+    reading = _Reading()
+    found = await reading.read(seconds=0.05)
+    assert reading.pauses == [] and len(reading.asked) > 3
+    assert len(found["a"].seconds) + len(found["broken"].errors) == len(reading.asked)
