@@ -28,16 +28,15 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    bindparam,
     case,
     func,
     select,
-    update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.monitoring.writes import Writes
 from shared.clock import day_of
 from shared.contracts import handover as h
 from shared.contracts import institutions as i
@@ -319,82 +318,6 @@ READS: frozenset[type[DomainEvent]] = frozenset(
 )
 
 
-class Writes:
-    """One batch's writes to the facts tables, queued and sent table by table.
-
-    Every write touches one table and depends only on that table's rows, so keeping the order within
-    each table keeps the result; consecutive writes of one statement go as one ``executemany`` (a
-    pipeline on asyncpg). Whoever reads a table flushes it first. Statements are built once per shape.
-    """
-
-    def __init__(self, dialect: str, statements: dict[tuple[Any, ...], Any]) -> None:
-        self._insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        self._queued: dict[str, list[tuple[Any, dict[str, Any], tuple[Any, ...] | None]]] = {}
-        self._statements = statements  # built once, kept by the projection across batches
-
-    def upsert(self, table: Table, values: dict[str, Any], keys: tuple[str, ...]) -> None:
-        shape = ("upsert", table.name, tuple(values), keys)
-        if (statement := self._statements.get(shape)) is None:
-            insert = self._insert(table)
-            changed = {c: insert.excluded[c] for c in values if c not in keys}
-            statement = self._statements[shape] = insert.on_conflict_do_update(
-                index_elements=list(keys), set_=changed
-            )
-        self._queue(table, statement, values, tuple(values[k] for k in keys))
-
-    def insert(self, table: Table, values: dict[str, Any]) -> None:
-        shape = ("insert", table.name, tuple(values))
-        if (statement := self._statements.get(shape)) is None:
-            statement = self._statements[shape] = table.insert()
-        self._queue(table, statement, values, None)
-
-    def update(
-        self, table: Table, key: dict[str, Any], values: dict[str, Any], *, only_if_later: str | None = None
-    ) -> None:
-        """SET ``values`` on the row of ``key``; with ``only_if_later``, only where that column is later
-        than the value given for it (a date moved earlier, never later)."""
-        shape = ("update", table.name, tuple(key), tuple(values), only_if_later)
-        if (statement := self._statements.get(shape)) is None:
-            where = [table.c[k] == bindparam(f"w_{k}") for k in key]
-            if only_if_later:
-                where.append(table.c[only_if_later] > bindparam(f"v_{only_if_later}"))
-            statement = self._statements[shape] = (
-                update(table).where(*where).values({c: bindparam(f"v_{c}") for c in values})
-            )
-        params = {**{f"w_{k}": v for k, v in key.items()}, **{f"v_{c}": v for c, v in values.items()}}
-        self._queue(table, statement, params, None)
-
-    def add(self, table: Table, key: dict[str, Any], column: str, delta: int) -> None:
-        shape = ("add", table.name, tuple(key), column)
-        if (statement := self._statements.get(shape)) is None:
-            where = [table.c[k] == bindparam(f"w_{k}") for k in key]
-            statement = self._statements[shape] = (
-                update(table).where(*where).values({column: table.c[column] + bindparam("delta")})
-            )
-        self._queue(table, statement, {**{f"w_{k}": v for k, v in key.items()}, "delta": delta}, None)
-
-    def _queue(
-        self, table: Table, statement: Any, params: dict[str, Any], key: tuple[Any, ...] | None
-    ) -> None:
-        self._queued.setdefault(table.name, []).append((statement, params, key))
-
-    async def flush(self, conn: AsyncConnection, *tables: Table) -> None:
-        """Send what is queued for ``tables`` (all, by default), in order."""
-        for name in [table.name for table in tables] if tables else list(self._queued):
-            run: dict[Any, dict[str, Any]] = {}
-            current: Any = None
-            for statement, params, key in self._queued.pop(name, []):
-                if statement is not current and run:
-                    await conn.execute(current, list(run.values()))
-                    run = {}
-                current = statement
-                # Two upserts of one row in a run: the later holds every column, so it alone is sent
-                # (a multi-row upsert may not touch a row twice).
-                run[key if key is not None else len(run)] = params
-            if run:
-                await conn.execute(current, list(run.values()))
-
-
 class FactsProjection:
     """Applies every service's events to one generation of the facts tables."""
 
@@ -404,14 +327,13 @@ class FactsProjection:
     def __init__(self, facts: Facts, name: str = "monitoring.facts") -> None:
         self.facts = facts
         self.name = name
-        self._statements: dict[str, dict[tuple[Any, ...], Any]] = {}  # per dialect
+        self._statements: dict[str, dict[tuple[Any, ...], Any]] = {}  # Writes' statements, per dialect
 
     async def apply(self, event: RecordedEvent, conn: AsyncConnection) -> None:
         await self.apply_batch([event], conn)
 
     async def apply_batch(self, events: Sequence[RecordedEvent], conn: AsyncConnection) -> None:
-        dialect = conn.dialect.name
-        writes = Writes(dialect, self._statements.setdefault(dialect, {}))
+        writes = Writes(conn.dialect, self._statements.setdefault(conn.dialect.name, {}))
         counted: dict[str, tuple[int, datetime]] = {}
         for event in events:
             topic = f"p2kp.{event.source.rsplit('/', 1)[-1]}.events" if event.source else "unknown"
