@@ -272,23 +272,32 @@ class Measures:
             )
         ).one()
         count, men, women, poor, facilitators, relawan = (int(x or 0) for x in meetings)
-        sosialisasi = await self._count(
-            select(func.count()).where(
-                f.steps.c.city_code == city,
-                f.steps.c.step == str(Step.SOSIALISASI_AWAL),
-                f.steps.c.done_on <= on,
-                f.steps.c.kelurahan_code.in_(targets),
-            )
+        done_by = await self._steps_done(city, targets)
+        awal = str(Step.SOSIALISASI_AWAL)
+        sosialisasi = sum(1 for kel in targets if any(step == awal for step, _ in done_by.get(kel, [])))
+        tranches = await self._city_tranches(city)
+        due = on - timedelta(ON_TIME_DAYS)
+        requested_due = sum(1 for t in tranches if t.requested_on and t.requested_on <= due)
+        on_time = sum(
+            1
+            for t in tranches
+            if t.requested_on
+            and t.requested_on <= due
+            and t.transferred_on is not None
+            and t.transferred_on <= on
+            and (t.transferred_on - t.requested_on).days <= ON_TIME_DAYS
         )
-        tr = f.tranches.c
-        requested_due = await self._count(
-            select(func.count()).where(tr.city_code == city, tr.requested_on <= on - timedelta(ON_TIME_DAYS))
+        lpj_by = on - timedelta(LPJ_DAYS)
+        lpj_due = sum(1 for t in tranches if t.received_on and t.received_on <= lpj_by)
+        lpj_on_time = sum(
+            1
+            for t in tranches
+            if t.received_on
+            and t.received_on <= lpj_by
+            and t.lpj_accepted_on is not None
+            and t.lpj_accepted_on <= on
+            and (t.lpj_accepted_on - t.received_on).days <= LPJ_DAYS
         )
-        on_time = await self._on_time_transfers(city)
-        lpj_due = await self._count(
-            select(func.count()).where(tr.city_code == city, tr.received_on <= on - timedelta(LPJ_DAYS))
-        )
-        lpj_on_time = await self._lpj_on_time(city)
         audited = await self._count(
             select(func.count(func.distinct(f.audits.c.kelurahan_code))).where(
                 f.audits.c.city_code == city,
@@ -340,29 +349,24 @@ class Measures:
     async def _count(self, query: Any) -> int:
         return int((await self.conn.execute(query)).scalar_one() or 0)
 
-    async def _on_time_transfers(self, city: str) -> int:
-        tr = self.f.tranches.c
-        rows = await self.conn.execute(
-            select(tr.requested_on, tr.transferred_on).where(
-                tr.city_code == city, tr.requested_on <= self.on - timedelta(ON_TIME_DAYS)
-            )
-        )
-        return sum(
-            1
-            for asked, sent in rows
-            if sent is not None and sent <= self.on and (sent - asked).days <= ON_TIME_DAYS
-        )
+    async def _city_tranches(self, city: str) -> list[Any]:
+        """The city's tranches requested by the day (the factors and the barriers each count some)."""
 
-    async def _lpj_on_time(self, city: str) -> int:
-        tr = self.f.tranches.c
-        rows = await self.conn.execute(
-            select(tr.received_on, tr.lpj_accepted_on).where(
-                tr.city_code == city, tr.received_on <= self.on - timedelta(LPJ_DAYS)
-            )
-        )
-        return sum(
-            1 for got, lpj in rows if lpj is not None and lpj <= self.on and (lpj - got).days <= LPJ_DAYS
-        )
+        async def read() -> list[Any]:
+            tr = self.f.tranches.c
+            query = select(
+                tr.kelurahan_code,
+                tr.source,
+                tr.tranche,
+                tr.amount,
+                tr.requested_on,
+                tr.transferred_on,
+                tr.received_on,
+                tr.lpj_accepted_on,
+            ).where(tr.city_code == city, tr.requested_on <= self.on)
+            return list(await self.conn.execute(query))
+
+        return await self._once(("tranches", city), read)
 
     async def barriers(self, city: str, targets: list[str], cycles: list[Timeline]) -> dict[str, Any]:
         """Where the city is stuck: the longest-waiting next step, the steps past their expected day and
@@ -384,23 +388,15 @@ class Measures:
                     }
                 )
         waiting.sort(key=lambda w: -(w["waiting_days"] or 0))
-        tr = f.tranches.c
-        stuck = (
-            await self.conn.execute(
-                select(tr.kelurahan_code, tr.source, tr.tranche, tr.requested_on).where(
-                    tr.city_code == city,
-                    tr.requested_on <= on,
-                    or_(tr.transferred_on.is_(None), tr.transferred_on > on),
-                )
-            )
-        ).all()
+        tranches = await self._city_tranches(city)
+        stuck = [t for t in tranches if t.transferred_on is None or t.transferred_on > on]
         ddub_committed = await self._count(
             select(func.sum(f.blm.c.amount)).where(
                 f.blm.c.city_code == city, f.blm.c.source == "DDUB", f.blm.c.allocated_on <= on
             )
         )
-        ddub_received = await self._count(
-            select(func.sum(tr.amount)).where(tr.city_code == city, tr.source == "DDUB", tr.received_on <= on)
+        ddub_received = sum(
+            int(t.amount) for t in tranches if t.source == "DDUB" and t.received_on and t.received_on <= on
         )
         stage = (await self._stages(city)).get(city, "not started")
         return {
@@ -408,8 +404,13 @@ class Measures:
             "overdue_steps": sum(c.overdue_steps for c in cycles),
             "kelurahan_overdue": len({c.kelurahan_code for c in cycles if c.overdue_steps}),
             "tranches_waiting_transfer": [
-                {"kelurahan_code": k, "source": s, "tranche": n, "waiting_days": (on - asked).days}
-                for k, s, n, asked in stuck
+                {
+                    "kelurahan_code": t.kelurahan_code,
+                    "source": t.source,
+                    "tranche": t.tranche,
+                    "waiting_days": (on - t.requested_on).days,
+                }
+                for t in stuck
             ],
             "ddub_unpaid": ddub_committed - ddub_received,
             "handover_not_started": stage == "not started",
