@@ -28,6 +28,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     case,
     func,
     select,
@@ -43,7 +44,7 @@ from shared.contracts import institutions as i
 from shared.contracts import ledger as lg
 from shared.contracts import targeting as t
 from shared.contracts.cycle import Step
-from shared.events import DomainEvent, RecordedEvent
+from shared.events import UNREAD, DomainEvent, RecordedEvent
 from shared.periods import PeriodTables
 from shared.runtime import topic_of
 
@@ -328,6 +329,13 @@ class FactsProjection:
         self.facts = facts
         self.name = name
         self._statements: dict[str, dict[tuple[Any, ...], Any]] = {}  # Writes' statements, per dialect
+        # The reads of a batch (a kelurahan's step, its units), built once: building one is ~40 µs.
+        steps = facts.steps
+        kelurahan = [steps.c[k] == bindparam(k) for k in ("period_code", "kelurahan_code")]
+        self._step_row = steps.select().where(
+            *kelurahan, *(steps.c[k] == bindparam(k) for k in ("step", "year"))
+        )
+        self._unit_rows = steps.select().where(*kelurahan, steps.c.step.like("unit:%"))
 
     async def apply(self, event: RecordedEvent, conn: AsyncConnection) -> None:
         await self.apply_batch([event], conn)
@@ -339,7 +347,8 @@ class FactsProjection:
             topic = f"p2kp.{event.source.rsplit('/', 1)[-1]}.events" if event.source else "unknown"
             n, last = counted.get(topic, (0, event.recorded_at))
             counted[topic] = (n + 1, max(last, event.recorded_at))
-            await self._apply(event, conn, writes)
+            if event.payload is not UNREAD:  # a type the projection does not read (four events in five)
+                await self._apply(event, conn, writes)
         await writes.flush(conn)
         for topic, (n, last) in sorted(counted.items()):
             await self._progress(conn, topic, n, last)
@@ -581,7 +590,7 @@ class FactsProjection:
         key = {**_key(p), "step": str(step), "year": year}
         if keep_first:
             await w.flush(conn, table)
-            if (await conn.execute(_where(table.select(), table, key))).first() is not None:
+            if (await conn.execute(self._step_row, key)).first() is not None:
                 return
         w.upsert(table, {**key, "city_code": p.kelurahan_code[:5], "done_on": day}, tuple(key))
         w.update(self.facts.targets, _key(p), {"targeted_on": day}, only_if_later="targeted_on")
@@ -593,11 +602,8 @@ class FactsProjection:
     async def _unit(self, conn: AsyncConnection, w: Writes, p: Any) -> None:
         """A unit formed; the step is done when UPK, UPL and UPS all are, on the day the last was."""
         await self._step(conn, w, p, f"unit:{p.unit}", 0, p.formed_on)
-        table = self.facts.steps
-        await w.flush(conn, table)
-        formed = (
-            await conn.execute(_where(table.select(), table, _key(p)).where(table.c.step.like("unit:%")))
-        ).all()
+        await w.flush(conn, self.facts.steps)
+        formed = (await conn.execute(self._unit_rows, _key(p))).all()
         if len(formed) == len(i.Unit):
             await self._step(conn, w, p, Step.UNIT_PENGELOLA, 0, max(row.done_on for row in formed))
 
@@ -647,7 +653,3 @@ def _key(p: Any) -> dict[str, str]:
 
 def _on_key(table: Table, key: dict[str, Any]) -> list[Any]:
     return [table.c[k] == v for k, v in key.items()]
-
-
-def _where(statement: Any, table: Table, key: dict[str, Any]) -> Any:
-    return statement.where(*_on_key(table, key))
