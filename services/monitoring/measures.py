@@ -120,16 +120,17 @@ class Measures:
         targets = scoped(self._targets(), f.targets).subquery()
         in_targets = f.steps.c.kelurahan_code.in_(select(targets.c.kelurahan_code))
         counts = await self._by_city(select(targets.c.city_code, func.count()).group_by(targets.c.city_code))
-        started = await self._by_city(
-            scoped(select(f.steps.c.city_code, func.count()), f.steps)
-            .where(in_targets, f.steps.c.step == str(Step.SOSIALISASI_AWAL), f.steps.c.done_on <= on)
-            .group_by(f.steps.c.city_code)
-        )
-        done = await self._by_city(
-            scoped(select(f.steps.c.city_code, func.count()), f.steps)
+        started, done = {}, {}
+        awal = f.steps.c.step == str(Step.SOSIALISASI_AWAL)
+        for city, n_started, n_done in await self.conn.execute(
+            scoped(
+                select(f.steps.c.city_code, func.count().filter(awal), func.count()),
+                f.steps,
+            )
             .where(in_targets, f.steps.c.step.in_([str(s) for s in YEAR_1]), f.steps.c.done_on <= on)
             .group_by(f.steps.c.city_code)
-        )
+        ):
+            started[city], done[city] = n_started, n_done
         active = await self._by_city(
             scoped(select(f.bkm.c.city_code, func.count(func.distinct(f.bkm.c.kelurahan_code))), f.bkm)
             .where(f.bkm.c.starts_on <= on, f.bkm.c.ends_on > on)
