@@ -30,6 +30,7 @@ from shared.contracts.targeting import PeriodParameters
 from shared.errors import Conflict
 
 LATE = (Progress.LATE, Progress.DONE_LATE)
+STEPS = {str(step): step for step in Step}  # by name: Step(name) costs an enum lookup per fact
 
 
 @dataclass(frozen=True)
@@ -116,10 +117,11 @@ async def timelines(
         once: dict[Step, date] = {}
         yearly: dict[Step, dict[int, date]] = {s: {} for s in YEARLY}
         for fact in done.get(key, []):
-            if Step(fact.step) in YEARLY:
-                yearly[Step(fact.step)][fact.year] = fact.done_on
+            step = STEPS[fact.step]
+            if step in YEARLY:
+                yearly[step][fact.year] = fact.done_on
             else:
-                once[Step(fact.step)] = fact.done_on
+                once[step] = fact.done_on
         ended = bool(cycle and cycle.rkm_rejected_on and cycle.rkm_rejected_on <= on)
         anchor = anchor if anchor and anchor <= on else None
         items = schedule(
