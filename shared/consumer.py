@@ -104,10 +104,14 @@ _INSERT_CLAIMS = text(
     "CAST(:events AS varchar[])) AS t(s, v, e) "
     "ON CONFLICT (consumer, stream_id) DO NOTHING RETURNING stream_id"
 )
+# The advanced streams' rows exist (locked above): an INSERT that always meets its conflict finds each
+# through the key, where PostgreSQL, planning ``UPDATE ... FROM unnest(...)`` without statistics as
+# above, hash-joined a scan of all the consumer's rows (7 ms a batch after a million events, and growing).
 _UPDATE_CLAIMS = text(
-    "UPDATE consumed_streams AS c SET version = t.v, event_id = t.e "
-    "FROM unnest(CAST(:streams AS varchar[]), CAST(:versions AS integer[]), CAST(:events AS varchar[])) "
-    "AS t(s, v, e) WHERE c.consumer = :consumer AND c.stream_id = t.s"
+    "INSERT INTO consumed_streams (consumer, stream_id, version, event_id) "
+    "SELECT :consumer, s, v, e FROM unnest(CAST(:streams AS varchar[]), CAST(:versions AS integer[]), "
+    "CAST(:events AS varchar[])) AS t(s, v, e) "
+    "ON CONFLICT (consumer, stream_id) DO UPDATE SET version = excluded.version, event_id = excluded.event_id"
 )
 _UPDATE_CLAIM = update(consumed_streams).where(  # SET from the other parameters: version, event_id
     consumed_streams.c.consumer == bindparam("w_consumer"),
