@@ -204,6 +204,8 @@ class Measures:
         query = select(c).join(
             sub, and_(c.c.kelurahan_code == sub.c.kelurahan_code, c.c.as_of == sub.c.as_of)
         )
+        if region:  # the region's rows again: else PostgreSQL hash-joins the whole table to the latest
+            query = query.where(_in_region(c, region))
         return list((await self.conn.execute(query.order_by(c.c.kelurahan_code))).mappings())
 
     async def _portfolio_by_city(self, within: str | None) -> dict[str, tuple[int, float | None]]:
