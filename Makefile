@@ -51,8 +51,8 @@ bench: $(BIN)/.installed kafka-libs
 	@deploy/ensure-postgres.sh
 	$(BIN)/python -m bench
 
-# Issue 9's national scale: 275 cities, 11,275 kelurahan, 3 years, at least ten million events; about 45
-# minutes on two cores. BENCH_NATIONAL_ARGS=--quick for a smoke run (see python -m bench.national --help).
+# Issue 9's national scale: 275 cities, 11,275 kelurahan, 3 years, at least ten million events; about half
+# an hour on two cores. BENCH_NATIONAL_ARGS=--quick for a smoke run (see python -m bench.national --help).
 bench-national: $(BIN)/.installed kafka-libs
 	@deploy/ensure-postgres.sh
 	$(BIN)/python -m bench.national $(BENCH_NATIONAL_ARGS)
