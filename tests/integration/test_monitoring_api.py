@@ -20,9 +20,11 @@ import pytest
 from fastapi import FastAPI
 from fastapi.encoders import jsonable_encoder
 from openpyxl import load_workbook
+from sqlalchemy import event
 
 from services.monitoring.dashboard_api import Memo
 from services.monitoring.generations import Generations, digest
+from services.monitoring.measures import Measures
 from services.platform import build_embedded, quiesce
 from shared.settings import ServiceSettings
 from tests.harness.tokens import ADMIN, bearer
@@ -543,3 +545,31 @@ async def test_a_reader_who_goes_away_does_not_take_the_shared_computation_with_
     figures = await staying
     assert (memo.misses, memo.hits) == (1, 1) and figures["targets"] == 1
     assert await get(http, f"{M}/overview") == json.loads(json.dumps(figures, default=str))
+
+
+async def test_a_page_reads_what_its_parts_share_once(http: httpx.AsyncClient, platform: FastAPI) -> None:
+    """A city page's parts (its figures, factors, barriers and kelurahan rows) need the same steps,
+    tranches, latest closings and stages: each is read once per page, not once per part; and a
+    province's figures name its cities, which an index answers (``LIKE '33.%'`` read whole tables)."""
+    await a_kelurahan_with_money(http, platform)
+    await quiesce(platform)
+    found = generations(platform)
+    sent: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        sent.append(statement)
+
+    engine = found.runtime.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        async with found.runtime.engine.connect() as conn:
+            page = await Measures(conn, found.facts, date(2022, 6, 30)).city(CITY)
+            assert page["kelurahan"][0]["outstanding"] > 0  # the closing is there, and read
+            twice = [s for s in set(sent) if sent.count(s) > 1]
+            assert twice == [], twice
+            sent.clear()
+            portfolio = await Measures(conn, found.facts, date(2022, 6, 30)).portfolio("33")
+            assert [r["kelurahan_code"] for r in portfolio] == [KEL]
+            assert not any("LIKE" in s.upper() for s in sent), sent
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
