@@ -280,28 +280,8 @@ class Measures:
         awal = str(Step.SOSIALISASI_AWAL)
         sosialisasi = sum(1 for kel in targets if any(step == awal for step, _ in done_by.get(kel, [])))
         tranches = await self._city_tranches(city)
-        due = on - timedelta(ON_TIME_DAYS)
-        requested_due = sum(1 for t in tranches if t.requested_on and t.requested_on <= due)
-        on_time = sum(
-            1
-            for t in tranches
-            if t.requested_on
-            and t.requested_on <= due
-            and t.transferred_on is not None
-            and t.transferred_on <= on
-            and (t.transferred_on - t.requested_on).days <= ON_TIME_DAYS
-        )
-        lpj_by = on - timedelta(LPJ_DAYS)
-        lpj_due = sum(1 for t in tranches if t.received_on and t.received_on <= lpj_by)
-        lpj_on_time = sum(
-            1
-            for t in tranches
-            if t.received_on
-            and t.received_on <= lpj_by
-            and t.lpj_accepted_on is not None
-            and t.lpj_accepted_on <= on
-            and (t.lpj_accepted_on - t.received_on).days <= LPJ_DAYS
-        )
+        requested_due, on_time = _in_time(tranches, "requested_on", "transferred_on", ON_TIME_DAYS, on)
+        lpj_due, lpj_on_time = _in_time(tranches, "received_on", "lpj_accepted_on", LPJ_DAYS, on)
         audited = await self._count(
             select(func.count(func.distinct(f.audits.c.kelurahan_code))).where(
                 f.audits.c.city_code == city,
@@ -698,6 +678,15 @@ class Measures:
             .order_by(c.kelurahan_code, c.as_of)
         )
         return [dict(r) for r in rows.mappings()]
+
+
+def _in_time(rows: list[Any], begun: str, ended: str, days: int, on: date) -> tuple[int, int]:
+    """Of ``rows``, those whose ``begun`` day is ``days`` or more before ``on`` (due by now), and how
+    many of those had their ``ended`` day by ``on``, within ``days`` of the first."""
+    due = [(getattr(r, begun), getattr(r, ended)) for r in rows]
+    due = [(start, end) for start, end in due if start is not None and start <= on - timedelta(days)]
+    in_time = sum(1 for start, end in due if end is not None and end <= on and (end - start).days <= days)
+    return len(due), in_time
 
 
 def _in_region(table: Any, region: str) -> Any:
