@@ -256,7 +256,9 @@ async def test_the_export_has_every_file_with_its_checksum(
 ) -> None:
     await targeted(http, platform, KEL, households=2)
     last = await hand_over(http, CITY)
+    # The export holds the feed and the handover's facts (target_kelurahan.csv): both caught up.
     await synced(platform, last, consumer="handover.feed")
+    await quiesce(platform)
     response = await http.get(f"/handover/cities/{CITY}/export", headers=bearer("city_operator", CITY))
     assert response.status_code == 200 and response.headers["content-type"] == "application/zip"
     archive = zipfile.ZipFile(io.BytesIO(response.content))
