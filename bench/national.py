@@ -38,6 +38,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, replace
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -75,6 +76,7 @@ REBUILD_GOAL_EVENTS_PER_S = 20_000.0
 POLL_SECONDS = 1.0  # how often catch-up and rebuild ask the consumers process how far it is
 STALL_SECONDS = 600.0  # a catch-up or rebuild that applies nothing for this long has failed
 READY_SECONDS = 180.0
+WARM_STEADY_SECONDS = 5.0  # the warmer's round and count unchanged this long: it has nothing left to do
 REBUILD_QUERY_SECONDS = 10.0  # the query mix runs this long (at most) while the rebuild runs
 # A dashboard reader opens a page, reads it, opens the next: 0.5 to 1.5 s between pages is a brisk reader
 # (people read a city's page for tens of seconds); 20 of them ask ~20 pages a second. The same readers
@@ -236,9 +238,9 @@ class PhaseSteps:
         self.step(f"{self.titles[key]}: {note}")
 
 
-# finish() calls of a run: slice, history, publish, start, catch-up, bare consumer, floor, queries,
+# finish() calls of a run: slice, history, publish, start, catch-up, warm, bare consumer, floor, queries,
 # saturation, rebuild
-PHASE_STEPS = 10
+PHASE_STEPS = 11
 
 
 # --- the run ---------------------------------------------------------------------------------------------
@@ -492,14 +494,17 @@ def _query_paths(history: NationalHistory) -> dict[str, Path_]:
 
 
 async def first_answers(http: httpx.AsyncClient, paths: Mapping[str, Path_]) -> dict[str, float]:
-    """Each page asked once, alone, of a subject nobody asked before: the time to compute it (the
-    dashboard remembers figures until the facts change, so under the readers a repeated question is
-    answered from memory). The national portfolio (every UPK) too. In milliseconds."""
+    """Each page asked once, alone, as of yesterday: the time to compute it (the dashboard remembers
+    figures until the facts change, and keeps today's first pages computed, so under the readers most
+    answers come from memory). The national portfolio (every UPK) too. In milliseconds."""
     found = {}
     every: dict[str, Path_] = {**paths, "portfolio_national": lambda rng: "/portfolio"}
+    yesterday = {"as_of": (date.today() - timedelta(days=1)).isoformat()}
     for kind, path in every.items():
         began = time.perf_counter()
-        response = await http.get(path(random.Random(0)))
+        # Merged into the path's own query (``params=`` would replace it: a province's portfolio would
+        # become the nation's).
+        response = await http.get(httpx.URL(path(random.Random(0))).copy_merge_params(yesterday))
         if response.status_code != 200:
             raise BenchmarkFailed(
                 f"GET {path(random.Random(0))}: {response.status_code} {response.text[:200]}"
@@ -526,8 +531,9 @@ async def run_national(services: Services, result: Result, steps: Steps) -> None
         api, consumers = await run.start(monitoring)
         async with _reader_client(consumers.base, 2) as status:
             generation = await run.catch_up(monitoring, status)
-            await run.bare_consumer()
             async with _reader_client(api.base, result.sizes.readers) as readers:
+                await run.warm(monitoring, readers)
+                await run.bare_consumer()
                 paths = _query_paths(history)
                 await run.queries(readers, paths)
                 await run.rebuild(monitoring, status, readers, paths, generation)
@@ -671,6 +677,34 @@ class NationalRun:
         self.figures["national_catchup_seconds"] = seconds
         self.steps.finish("catch-up", f"{count:,} events in {seconds:,.1f} s, {count / seconds:,.0f} ev/s")
         return int(found["generation"])
+
+    async def warm(self, monitoring: Monitoring, http: httpx.AsyncClient) -> None:
+        """d. Until the api process's warmer has computed today's first pages (the overviews, the
+        portfolios, every city's page) and found nothing new since: ``WARM_STEADY_SECONDS`` of the
+        same round and count."""
+        self.steps.begin("warm", "Warm: the api process computes the dashboard's first pages")
+        clock = Stopwatch()
+        last: tuple[int, int] | None = None
+        steady = 0.0
+        while True:
+            monitoring.alive()
+            figures = (await _status(http)).get("figures")
+            if figures is None:
+                raise BenchmarkFailed("the api process runs no warmer (P2KP_MONITORING_WARM_SECONDS=0?)")
+            now = (figures["rounds"], figures["applied"])
+            if figures["state"] == "warm" and now == last:
+                if clock.elapsed() - steady >= WARM_STEADY_SECONDS:
+                    break
+            else:
+                last, steady = now, clock.elapsed()
+            if clock.elapsed() > STALL_SECONDS:
+                raise BenchmarkFailed(f"the warmer is not warm after {STALL_SECONDS:.0f} s: {figures}")
+            self.steps.advance("warm", figures["computed"], figures["pages"] or None, figures["state"])
+            await asyncio.sleep(POLL_SECONDS)
+        self.figures["national_warm_seconds"] = clock.elapsed()
+        self.figures["national_warm_pages"] = figures["pages"]
+        self.figures["national_warm_round_seconds"] = figures["seconds"]
+        self.steps.finish("warm", f"{figures['pages']:,} pages, the round {figures['seconds']:,.1f} s")
 
     async def bare_consumer(self) -> None:
         """d. The baseline: a bare consumer reading the same records, no decoding, no database."""
@@ -892,6 +926,16 @@ def _steps_rows(result: Result) -> list[tuple[str, str, str, str, str]]:
                 "",
             )
         )
+    if "national_warm_seconds" in f:
+        rows.append(
+            (
+                "Warm: the api process computes today's first pages (overviews, portfolios, each city's)",
+                f"{f['national_warm_pages']:,.0f} pages, {f['national_warm_round_seconds']:,.0f} s",
+                "",
+                "",
+                "",
+            )
+        )
     if "national_rebuild_events_per_s" in f:
         rate = f["national_rebuild_events_per_s"]
         rows.append(
@@ -1000,7 +1044,13 @@ def _first_line(f: Figures) -> str:
         for kind, name in names.items()
         if f"national_first_{kind}_ms" in f
     ]
-    return "First answers, each computed alone before the readers: " + ", ".join(found) + "." if found else ""
+    return (
+        "First answers, each computed alone as of yesterday (not kept warm) before the readers: "
+        + ", ".join(found)
+        + "."
+        if found
+        else ""
+    )
 
 
 def generated_block(result: Result, machine: Machine) -> str:

@@ -28,7 +28,7 @@ from services.monitoring.dashboard_api import (
     ProjectionStatus,
     Within,
     _figures,
-    _measures,
+    _generations,
     _on,
     _within,
     projections,
@@ -154,11 +154,9 @@ async def _page(view: View, guard: Guard, template: str, heading: str, **figures
 
 @asynccontextmanager
 async def _reading(request: Request, on: date) -> AsyncIterator[Measures]:
-    conn, measures = await _measures(request, on, None)
-    try:
-        yield measures
-    finally:
-        await conn.close()
+    generations = _generations(request)
+    async with generations.runtime.engine.connect() as conn:
+        yield Measures(conn, generations.facts, on)
 
 
 @router.get("")

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 import pydantic_core
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from services.monitoring.generations import Generations
-from services.monitoring.measures import Measures
+from services.monitoring.memo import Memo, memo_of
 from services.monitoring.readmodels import frozen_reports
 from shared.clock import today
 from shared.contracts.handover import CITY_CODE
@@ -37,7 +36,6 @@ READ_STATUS = read("monitoring.projection.status", national=True)
 REBUILD = write("monitoring.projection.rebuild", frozenset({Role.NATIONAL_ADMIN}), national=True)
 FREEZE = write("monitoring.report.freeze", frozenset({Role.NATIONAL_ADMIN}), national=True)
 EARLIEST = date(1990, 1, 1)
-MEMO_SIZE = 512  # figures kept per monitoring process (a national portfolio is the largest, ~11,000 rows)
 AsOf = Annotated[date | None, Query(description="as of the end of this day (default today)")]
 Period = Annotated[str | None, Query(pattern=PERIOD_CODE, description="one program period (default all)")]
 Within = Annotated[str | None, Query(pattern=REGION_CODE.pattern, description="a province or city code")]
@@ -68,103 +66,18 @@ def _generations(request: Request) -> Generations:
     return found
 
 
-async def _measures(request: Request, on: date, period: str | None) -> tuple[Any, Measures]:
-    generations = _generations(request)
-    conn = await generations.runtime.engine.connect()
-    return conn, Measures(conn, generations.facts, on, period)
-
-
-@dataclass
-class Kept:
-    """Figures the memo keeps, and their JSON once a reader has asked for it (encoded once, not per
-    reader: a national overview's JSON is ~200 kB)."""
-
-    figures: Any
-    _body: bytes | None = None
-
-    @property
-    def body(self) -> bytes:
-        if self._body is None:
-            self._body = pydantic_core.to_json(self.figures)
-        return self._body
-
-
-class Memo:
-    """The dashboard's figures, kept by what they were computed from: the facts' generation and how
-    many events it has applied (its ``progress`` rows, written in the transaction that writes the
-    facts). Any applied batch changes that count, so an answer is never older than the facts it would
-    be computed from now; a national dashboard that nobody writes to answers from memory. Readers asking
-    for the same figures at once share one computation, which runs on its own: a reader who goes away
-    does not take it from the others."""
-
-    def __init__(self, size: int = MEMO_SIZE) -> None:
-        self.size = size
-        self._kept: OrderedDict[tuple[Any, ...], Kept] = OrderedDict()
-        self._running: dict[tuple[Any, ...], asyncio.Task[Kept]] = {}
-        self.hits = self.misses = 0
-
-    async def figures(self, request: Request, on: date, period: str | None, what: str, *args: Any) -> Any:
-        return (await self.kept(request, on, period, what, *args)).figures
-
-    async def kept(self, request: Request, on: date, period: str | None, what: str, *args: Any) -> Kept:
-        generations = _generations(request)
-        facts = generations.facts
-        async with generations.runtime.engine.connect() as conn:
-            total = select(func.coalesce(func.sum(facts.progress.c.events), 0))
-            applied = (await conn.execute(total)).scalar()
-        key = (facts.generation, applied, on, period, what, *args)
-        if (found := self._kept.get(key)) is not None:
-            self.hits += 1
-            self._kept.move_to_end(key)
-            return found
-        task = self._running.get(key)
-        if task is None:
-            self.misses += 1
-            task = asyncio.create_task(self._compute(request, key, on, period, what, args))
-            task.add_done_callback(_retrieved)
-            self._running[key] = task
-        else:
-            self.hits += 1
-        return await asyncio.shield(task)
-
-    async def _compute(
-        self, request: Request, key: tuple[Any, ...], on: date, period: str | None, what: str, args: Any
-    ) -> Kept:
-        try:
-            conn, measures = await _measures(request, on, period)
-            try:
-                found = Kept(await getattr(measures, what)(*args))
-            finally:
-                await conn.close()
-            self._kept[key] = found
-            while len(self._kept) > self.size:
-                self._kept.popitem(last=False)
-            return found
-        finally:
-            del self._running[key]
-
-
-def _retrieved(task: asyncio.Task[Any]) -> None:
-    """Its readers may all have gone: its error (their 4xx, say) is theirs, not an unretrieved one."""
-    if not task.cancelled():
-        task.exception()
-
-
 def _memo(request: Request) -> Memo:
-    memo: Memo | None = getattr(request.app.state, "figures_memo", None)
-    if memo is None:
-        memo = request.app.state.figures_memo = Memo()
-    return memo
+    return memo_of(request.app.state)
 
 
 async def _figures(request: Request, on: date, period: str | None, what: str, *args: Any) -> Any:
     """The figures ``what`` of ``Measures`` (callers must not change what they get: it is shared)."""
-    return await _memo(request).figures(request, on, period, what, *args)
+    return await _memo(request).figures(_generations(request), on, period, what, *args)
 
 
 async def _json(request: Request, on: date, period: str | None, what: str, *args: Any) -> Response:
     """The figures ``what`` as the JSON answer, encoded once for every reader who asks the same."""
-    kept = await _memo(request).kept(request, on, period, what, *args)
+    kept = await _memo(request).kept(_generations(request), on, period, what, *args)
     return Response(kept.body, media_type="application/json")
 
 
@@ -235,7 +148,9 @@ async def portfolio(
     guard: Guard = Guarded(READ),
 ) -> Response:
     """Ordered by kelurahan code; ``X-Total-Count`` says how many there are in all."""
-    kept = await _memo(request).kept(request, _on(as_of), None, "portfolio", _within(guard, within))
+    kept = await _memo(request).kept(
+        _generations(request), _on(as_of), None, "portfolio", _within(guard, within)
+    )
     rows = kept.figures
     whole = offset == 0 and (limit is None or limit >= len(rows))
     body = kept.body if whole else pydantic_core.to_json(rows[offset : offset + limit if limit else None])
@@ -266,6 +181,11 @@ class ProjectionStatus(BaseModel):
     last_event_recorded_at: datetime | None = Field(description="the newest event applied: the data is as of")
     behind_seconds: float | None
     rebuilding: dict[str, Any] | None
+    figures: dict[str, Any] | None = Field(
+        default=None,
+        description="the dashboard's warm pages in this process (None where no warmer runs): state, "
+        "pages, computed, applied (the facts' events its last round began with), rounds, seconds",
+    )
 
 
 @router.get("/projections", response_model=list[ProjectionStatus], tags=["operations"])
@@ -303,6 +223,9 @@ async def projections(request: Request, guard: Guard = Guarded(READ_STATUS)) -> 
                 "switched": state.switched,
                 "error": state.error,
             },
+            figures=asdict(warmer.status)
+            if (warmer := getattr(request.app.state, "figures_warmer", None))
+            else None,
         )
     ]
 

@@ -74,6 +74,7 @@ class Facts:
     periods: Table
     parameters: Table
     progress: Table
+    changes: Table
 
     @property
     def tables(self) -> list[Table]:
@@ -259,6 +260,14 @@ def facts_tables(generation: int) -> Facts:
             Column("events", BigInteger, nullable=False),
             Column("last_recorded_at", DateTime(timezone=True), nullable=False),
         ),
+        # How many events have changed each city's facts ('': the whole program's, a period or its
+        # parameters), written with them. The dashboard keeps a region's figures until its count moves.
+        changes=Table(
+            f"changes{g}",
+            m,
+            Column("city_code", String(5), primary_key=True),
+            Column("events", BigInteger, nullable=False),
+        ),
     )
 
 
@@ -343,15 +352,20 @@ class FactsProjection:
     async def apply_batch(self, events: Sequence[RecordedEvent], conn: AsyncConnection) -> None:
         writes = Writes(conn.dialect, self._statements.setdefault(conn.dialect.name, {}))
         counted: dict[str, tuple[int, datetime]] = {}
+        changed: dict[str, int] = {}
         for event in events:
             topic = f"p2kp.{event.source.rsplit('/', 1)[-1]}.events" if event.source else "unknown"
             n, last = counted.get(topic, (0, event.recorded_at))
             counted[topic] = (n + 1, max(last, event.recorded_at))
             if event.payload is not UNREAD:  # a type the projection does not read (four events in five)
                 await self._apply(event, conn, writes)
+                city = city_of(event.payload)
+                changed[city] = changed.get(city, 0) + 1
         await writes.flush(conn)
         for topic, (n, last) in sorted(counted.items()):
             await self._progress(conn, topic, n, last)
+        if changed:
+            await self._changed(conn, changed)
 
     async def _apply(self, event: RecordedEvent, conn: AsyncConnection, w: Writes) -> None:
         f, p = self.facts, event.payload
@@ -576,6 +590,17 @@ class FactsProjection:
             )
         )
 
+    async def _changed(self, conn: AsyncConnection, changed: dict[str, int]) -> None:
+        """Count the events that changed each city's facts (in key order: one writer's rows, but
+        never two orders of one set of locks)."""
+        table = self.facts.changes
+        insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        statement = insert(table)
+        statement = statement.on_conflict_do_update(
+            index_elements=["city_code"], set_={"events": table.c.events + statement.excluded.events}
+        )
+        await conn.execute(statement, [{"city_code": c, "events": n} for c, n in sorted(changed.items())])
+
     async def _step(
         self,
         conn: AsyncConnection,
@@ -645,6 +670,16 @@ class FactsProjection:
                 "position": event.position,
             },
         )
+
+
+def city_of(payload: DomainEvent) -> str:
+    """The city whose facts an event changes: its kelurahan's, or the city it names; '' for the whole
+    program (a period, its parameters), which every region's figures depend on."""
+    kelurahan: str | None = getattr(payload, "kelurahan_code", None)
+    if kelurahan is not None:
+        return kelurahan[:5]
+    city: str | None = getattr(payload, "city_code", None)
+    return city or ""
 
 
 def _key(p: Any) -> dict[str, str]:

@@ -12,7 +12,6 @@ import json
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -22,9 +21,9 @@ from fastapi.encoders import jsonable_encoder
 from openpyxl import load_workbook
 from sqlalchemy import event
 
-from services.monitoring.dashboard_api import Memo
 from services.monitoring.generations import Generations, digest
 from services.monitoring.measures import Measures
+from services.monitoring.memo import Memo
 from services.platform import build_embedded, quiesce
 from shared.settings import ServiceSettings
 from tests.harness.tokens import ADMIN, bearer
@@ -533,14 +532,14 @@ async def test_a_reader_who_goes_away_does_not_take_the_shared_computation_with_
 ) -> None:
     await targeted(http, platform, KEL, households=2)
     await quiesce(platform)
-    memo, request = HeldMemo(), SimpleNamespace(app=platform.state.services["monitoring"])
+    memo, found = HeldMemo(), generations(platform)
     on = date.today()
-    leaving = asyncio.create_task(memo.figures(request, on, None, "overview", None))  # type: ignore[arg-type]
+    leaving = asyncio.create_task(memo.figures(found, on, None, "overview", None))
     await memo.started.wait()
     leaving.cancel()
     with pytest.raises(asyncio.CancelledError):
         await leaving
-    staying = asyncio.create_task(memo.figures(request, on, None, "overview", None))  # type: ignore[arg-type]
+    staying = asyncio.create_task(memo.figures(found, on, None, "overview", None))
     memo.release.set()
     figures = await staying
     assert (memo.misses, memo.hits) == (1, 1) and figures["targets"] == 1

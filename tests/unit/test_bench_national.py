@@ -6,7 +6,7 @@ import asyncio
 import json
 import math
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from bench.national import (
     QUICK,
     SECTION,
     Result,
+    first_answers,
     parse_args,
     read_mix,
     shortfall,
@@ -231,3 +232,24 @@ async def test_readers_with_no_pause_ask_again_at_once() -> None:
     found = await reading.read(seconds=0.05)
     assert reading.pauses == [] and len(reading.asked) > 3
     assert len(found["a"].seconds) + len(found["broken"].errors) == len(reading.asked)
+
+
+async def test_first_answers_are_asked_as_of_yesterday_keeping_each_pages_own_query() -> None:
+    """Today's pages are kept warm: timing what computing a page takes asks for yesterday, a day the
+    warmer does not keep. A province's portfolio stays a province's (``?within=`` kept beside it)."""
+    asked: list[httpx.URL] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url)
+        return httpx.Response(200, text="[]")
+
+    paths = {"portfolio": lambda rng: "/portfolio?within=33", "city": lambda rng: "/cities/33.74"}
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer), base_url="http://test") as http:
+        found = await first_answers(http, paths)
+    assert set(found) == {"portfolio", "city", "portfolio_national"}
+    yesterday = (date.today() - timedelta(days=1)).isoformat()
+    assert [(u.path, dict(u.params)) for u in asked] == [
+        ("/portfolio", {"within": "33", "as_of": yesterday}),
+        ("/cities/33.74", {"as_of": yesterday}),
+        ("/portfolio", {"as_of": yesterday}),
+    ]

@@ -1,0 +1,266 @@
+"""The dashboard's figures kept in memory until the facts they come from change, and kept warm.
+
+A region's figures are computed from its cities' facts and the program's periods, nothing else. The
+facts projection counts, per city, the events that changed them (``changes``, written in the
+transaction that writes the facts; '' counts the program-wide ones). The memo keys each answer by the
+count of the region it covers, so it is never older than the facts it would be computed from now, and
+an event in one city leaves every other city's figures where they are.
+
+``Warmer`` computes the pages people open first (the national and provincial overviews and portfolios,
+every city's page) for today while the facts are quiet, so a reader finds them computed; it stands
+aside while the projection catches up or rebuilds, when every answer would be old within seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pydantic_core
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.monitoring.facts import Facts
+from services.monitoring.generations import Generations
+from services.monitoring.measures import Measures
+from shared.clock import today
+
+log = structlog.get_logger(__name__)
+
+MEMO_SIZE = 512  # answers kept for readers, besides the warm pages (a national portfolio: ~11,000 rows)
+WARM_SECONDS = 2.0  # how often the warmer looks at the facts' changes
+# More events than this between two looks: the projection is catching up or rebuilding (live, the whole
+# program records a few a second); the warmer waits until it is quiet rather than compute stale pages.
+BUSY_EVENTS = 1_000
+
+Changes = dict[str, int]  # city code ('' the whole program's) -> events that changed its facts
+
+
+def applied_in(changes: Changes, region: str | None) -> int:
+    """The events that changed what ``region``'s figures are computed from: the country's (None), a
+    province's cities', a city's (or the city of a kecamatan or kelurahan), and the program-wide ones."""
+    if region is None:
+        return sum(changes.values())
+    if len(region) == 2:  # a province: its cities' codes begin with its own
+        return sum(n for city, n in changes.items() if city == "" or city.startswith(f"{region}."))
+    return changes.get("", 0) + changes.get(region[:5], 0)
+
+
+async def read_changes(conn: AsyncConnection, facts: Facts, region: str | None = None) -> Changes:
+    """The changes' counts (of a city and the program-wide ones, for a region within a city: one or two
+    rows; else every city's, some hundreds at national scale)."""
+    c = facts.changes.c
+    query = select(c.city_code, c.events)
+    if region is not None and len(region) > 2:
+        query = query.where(c.city_code.in_(["", region[:5]]))
+    return {city: int(n) for city, n in await conn.execute(query)}
+
+
+@dataclass
+class Kept:
+    """Figures the memo keeps, and their JSON once a reader has asked for it (encoded once, not per
+    reader: a national overview's JSON is ~200 kB)."""
+
+    figures: Any
+    _body: bytes | None = None
+
+    @property
+    def body(self) -> bytes:
+        if self._body is None:
+            self._body = pydantic_core.to_json(self.figures)
+        return self._body
+
+
+Page = tuple[Any, ...]  # (day, period, what, *arguments): a question, whatever the facts
+Key = tuple[Any, ...]  # (generation, events applied in its region, *page): its answer now
+
+
+class Memo:
+    """The dashboard's figures, kept by what they were computed from: the facts' generation and how
+    many events have changed the facts of the region they cover. Readers asking for the same figures at
+    once share one computation, which runs on its own: a reader who goes away does not take it from the
+    others. Readers' answers are kept ``size`` at most, the least recently asked leaving first; the warm
+    pages are kept apart, each until its facts change."""
+
+    def __init__(self, size: int = MEMO_SIZE) -> None:
+        self.size = size
+        self._kept: OrderedDict[Key, Kept] = OrderedDict()
+        self._warm: dict[Page, tuple[Key, Kept]] = {}
+        self._running: dict[Key, asyncio.Task[Kept]] = {}
+        self.hits = self.misses = 0  # readers' questions (the warmer's are not counted)
+        self.warmed = 0  # computations the warmer started
+
+    async def figures(
+        self, generations: Generations, on: date, period: str | None, what: str, *args: Any
+    ) -> Any:
+        return (await self.kept(generations, on, period, what, *args)).figures
+
+    async def kept(
+        self,
+        generations: Generations,
+        on: date,
+        period: str | None,
+        what: str,
+        *args: Any,
+        changes: Changes | None = None,
+        warm: bool = False,
+    ) -> Kept:
+        """The figures ``what`` of ``Measures`` for ``args`` (a region code first, or None: the country),
+        computed unless kept for the facts as they are now (``changes``: counts already read). ``warm``:
+        the warmer asks, and the answer is kept among the warm pages."""
+        facts = generations.facts
+        region = args[0] if args else None
+        if changes is None:
+            async with generations.runtime.engine.connect() as conn:
+                changes = await read_changes(conn, facts, region)
+        page = (on, period, what, *args)
+        key = (facts.generation, applied_in(changes, region), *page)
+        found = self._kept.get(key)
+        if found is not None:
+            self._kept.move_to_end(key)
+        elif (was := self._warm.get(page)) is not None and was[0] == key:
+            found = was[1]
+        if found is not None:
+            if warm:
+                self._warm[page] = (key, found)
+            else:
+                self.hits += 1
+            return found
+        task = self._running.get(key)
+        if task is None:
+            task = asyncio.create_task(self._compute(generations, key, on, period, what, args, warm))
+            task.add_done_callback(_retrieved)
+            self._running[key] = task
+            self.misses += not warm
+            self.warmed += warm
+        else:
+            self.hits += not warm
+        found = await asyncio.shield(task)
+        if warm:
+            self._warm[page] = (key, found)
+        return found
+
+    def keep_warm(self, pages: Iterable[Page]) -> None:
+        """Keep only these among the warm pages (yesterday's, a city no longer in the facts: gone)."""
+        wanted = set(pages)
+        self._warm = {page: kept for page, kept in self._warm.items() if page in wanted}
+
+    async def _compute(
+        self,
+        generations: Generations,
+        key: Key,
+        on: date,
+        period: str | None,
+        what: str,
+        args: Any,
+        warm: bool = False,
+    ) -> Kept:
+        try:
+            async with generations.runtime.engine.connect() as conn:
+                found = Kept(await getattr(Measures(conn, generations.facts, on, period), what)(*args))
+            if not warm:  # the warmer keeps its own (``kept``), and leaves the readers' theirs
+                self._kept[key] = found
+                while len(self._kept) > self.size:
+                    self._kept.popitem(last=False)
+            return found
+        finally:
+            del self._running[key]
+
+
+def _retrieved(task: asyncio.Task[Any]) -> None:
+    """Its readers may all have gone: its error (their 4xx, say) is theirs, not an unretrieved one."""
+    if not task.cancelled():
+        task.exception()
+
+
+def warm_pages(on: date, cities: Iterable[str]) -> list[Page]:
+    """What the warmer keeps computed for ``on``: the national overview and portfolio, each province's
+    overview and portfolio (a provincial coordinator's first pages), and each city's page."""
+    cities = sorted(cities)
+    provinces = sorted({city[:2] for city in cities})
+    return [
+        (on, None, "overview", None),
+        (on, None, "portfolio", None),
+        *((on, None, "overview", p) for p in provinces),
+        *((on, None, "portfolio", p) for p in provinces),
+        *((on, None, "city", c) for c in cities),
+    ]
+
+
+@dataclass
+class WarmState:
+    """What the warmer did last: for ``/monitoring/projections`` and the benchmark."""
+
+    state: str = "starting"  # starting, standing aside, warming, warm
+    pages: int = 0  # in its last round
+    computed: int = 0  # of them, computed (the others were kept and current)
+    applied: int | None = None  # the facts' events when its last round began
+    rounds: int = 0
+    seconds: float = 0.0  # the last round took
+
+
+class Warmer:
+    """Keeps ``warm_pages`` computed for today (see the module's docstring). Between two pages it
+    waits as long as the last one took: at most half a core of its process, readers first."""
+
+    name = "figures-warmer"
+
+    def __init__(self, app_state: Any, every: float = WARM_SECONDS, busy: int = BUSY_EVENTS) -> None:
+        self.app_state, self.every, self.busy = app_state, every, busy
+        self.status = WarmState()
+        self._seen: int | None = None  # the facts' events at the last look
+        self._warmed: Key | None = None  # (generation, events, day) of the last finished round
+
+    @property
+    def memo(self) -> Memo:
+        return memo_of(self.app_state)
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.every)
+            await self.look()
+
+    async def look(self) -> None:
+        """One look at the facts: warm the pages if they are quiet and have changed since."""
+        generations: Generations = self.app_state.generations
+        async with generations.runtime.engine.connect() as conn:
+            changes = await read_changes(conn, generations.facts)
+        applied, on = sum(changes.values()), today()
+        seen, self._seen = self._seen, applied
+        if seen is None or applied - seen > self.busy:
+            self.status.state = "standing aside"  # the first look, or a catch-up: look again later
+            return
+        if self._warmed == (generations.facts.generation, applied, on):
+            return  # nothing changed since the last round
+        await self._round(generations, changes, on)
+
+    async def _round(self, generations: Generations, changes: Changes, on: date) -> None:
+        began = time.perf_counter()
+        memo, pages = self.memo, warm_pages(on, (c for c in changes if c))
+        self.status.state, self.status.computed = "warming", 0
+        self.status.applied = applied = sum(changes.values())
+        computed = memo.warmed
+        for day, period, what, *args in pages:
+            started = time.perf_counter()
+            await memo.kept(generations, day, period, what, *args, changes=changes, warm=True)
+            self.status.computed = memo.warmed - computed
+            await asyncio.sleep(time.perf_counter() - started)  # readers first: half the time at most
+        memo.keep_warm(pages)
+        self._warmed = (generations.facts.generation, applied, on)
+        self.status.state, self.status.pages = "warm", len(pages)
+        self.status.rounds += 1
+        self.status.seconds = time.perf_counter() - began
+        log.info("monitoring.figures_warmed", pages=len(pages), seconds=round(self.status.seconds, 1))
+
+
+def memo_of(app_state: Any) -> Memo:
+    memo: Memo | None = getattr(app_state, "figures_memo", None)
+    if memo is None:
+        memo = app_state.figures_memo = Memo()
+    return memo
