@@ -146,7 +146,15 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
         parser.error(f"unknown phase(s) {', '.join(unknown)}; choose from {', '.join(PHASES)}")
     if sizes.rounds < 1 or sizes.writers < 1:
         parser.error("rounds and writers must be at least 1")
-    json_path = args.json or RESULTS_DIR / ("quick.json" if args.quick else "latest.json")
-    # A smoke run must not overwrite the documented figures; a partial run neither.
-    update_docs = args.docs if args.docs is not None else (not args.quick and phases == PHASES)
+    # A smoke run must not overwrite the documented figures; a partial run neither: the table and
+    # latest.json are every phase's, and a partial run's figures would replace them with a few rows.
+    partial = set(phases) != set(PHASES)
+    if args.docs and partial:
+        parser.error(
+            "--docs regenerates the table of every phase: run them all (no --only), or leave the docs "
+            "alone and read the partial run's figures in bench/results/partial.json"
+        )
+    default = "quick.json" if args.quick else "partial.json" if partial else "latest.json"
+    json_path = args.json or RESULTS_DIR / default
+    update_docs = args.docs if args.docs is not None else (not args.quick and not partial)
     return Config(sizes=sizes, quick=args.quick, phases=phases, json_path=json_path, update_docs=update_docs)
