@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import math
 import os
@@ -65,6 +64,7 @@ from bench.national_events import (
 )
 from bench.rebuild import consume_raw, produce
 from bench.services import Database, Services, running_services
+from shared.app import freeze_heap
 from shared.contracts import registry
 from shared.transport import Message
 from shared.transport.topics import dead_letter_topic, event_topic
@@ -440,8 +440,7 @@ async def read_mix(
     kinds = list(paths)
     # This process holds the national history: a full collection walking it paused every reader for
     # ~140 ms, time the dashboard did not take. What is here now stays; the collector leaves it alone.
-    gc.collect()
-    gc.freeze()
+    freeze_heap()
     deadline = time.perf_counter() + seconds
 
     async def reader(n: int) -> None:

@@ -10,7 +10,6 @@ tables are generation 1 of a fresh database; their digest and row counts show wh
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import time
@@ -31,6 +30,7 @@ from bench.services import Services
 from services.monitoring.facts import Facts, FactsProjection, facts_tables
 from services.monitoring.generations import consumer_name, create_tables, digest
 from services.monitoring.readmodels import MIGRATIONS
+from shared.app import freeze_heap
 from shared.consumer import ConsumerRunner
 from shared.contracts import registry
 from shared.db import create_engine
@@ -139,8 +139,7 @@ async def rebuild(
     reported = 0
     # As a `p2kp serve` process is once started (shared.app.settled_once_started): this process holds
     # the generated history, and full collections walking it took ~20 of the run's 50 CPU seconds.
-    gc.collect()
-    gc.freeze()
+    freeze_heap()
 
     async def rebuilt() -> bool:
         nonlocal reported

@@ -119,6 +119,13 @@ class _Metrics:
         self.service = service
 
 
+def freeze_heap() -> None:
+    """Move everything alive now out of the garbage collector's full collections (``gc.freeze``): what a
+    long-lived process has built, walked again at every full collection for nothing."""
+    gc.collect()
+    gc.freeze()
+
+
 def settled_once_started(app: FastAPI) -> FastAPI:
     """``app`` as a process's only app: once it has started, what it built (modules, routes, the engines,
     their caches) lives as long as the process, so the garbage collector's full collections stop walking
@@ -129,8 +136,7 @@ def settled_once_started(app: FastAPI) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
         async with started(app) as state:
-            gc.collect()
-            gc.freeze()
+            freeze_heap()
             yield state
 
     app.router.lifespan_context = lifespan
