@@ -173,7 +173,7 @@ def create_app(
     )
     app.state.runtime = runtime
     app.state.verifier = TokenVerifier(runtime.settings)
-    metrics = _Metrics(runtime.name)
+    metrics = app.state.metrics = _Metrics(runtime.name)  # a service may register collectors of its own
     app.add_middleware(BodyLimit, limit=runtime.settings.max_body_bytes)
 
     @app.middleware("http")

@@ -13,7 +13,7 @@ from services.monitoring.dashboard_api import router as dashboard_router
 from services.monitoring.exports import router as exports_router
 from services.monitoring.facts import FactsProjection, facts_tables
 from services.monitoring.generations import Generations
-from services.monitoring.memo import WARM_SECONDS, Memo, Warmer
+from services.monitoring.memo import WARM_SECONDS, Memo, MemoMetrics, Warmer
 from services.monitoring.projections import PROJECTIONS
 from services.monitoring.readmodels import MIGRATIONS
 from shared.app import service_app
@@ -46,6 +46,7 @@ def build(settings: ServiceSettings | None = None, bus: EmbeddedBus | None = Non
     app.state.runtime.followers.append(generations)
     app.state.generations = generations
     app.state.figures_memo = Memo()
+    app.state.metrics.registry.register(MemoMetrics("monitoring", app.state))
     # Where the dashboard is served, its first pages are kept computed (tests built with the plain
     # ServiceSettings have none: they count the memo's computations themselves).
     every = getattr(settings, "warm_seconds", 0.0)

@@ -23,6 +23,8 @@ from typing import Any
 
 import pydantic_core
 import structlog
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -257,6 +259,30 @@ class Warmer:
         self.status.rounds += 1
         self.status.seconds = time.perf_counter() - began
         log.info("monitoring.figures_warmed", pages=len(pages), seconds=round(self.status.seconds, 1))
+
+
+class MemoMetrics(Collector):
+    """``/metrics``: how readers' questions were answered (remembered, computed) and what the warmer
+    computed, since the process started; the warm pages kept now."""
+
+    def __init__(self, service: str, app_state: Any) -> None:
+        self.service, self.app_state = service, app_state
+
+    def collect(self) -> Iterable[CounterMetricFamily | GaugeMetricFamily]:
+        memo = memo_of(self.app_state)
+        answers = CounterMetricFamily(
+            "dashboard_figures",
+            "Dashboard figures asked for: remembered or computed for a reader, or computed by the warmer",
+            labels=["service", "answer"],
+        )
+        for answer, n in (("remembered", memo.hits), ("computed", memo.misses), ("warmed", memo.warmed)):
+            answers.add_metric([self.service, answer], n)
+        yield answers
+        warm = GaugeMetricFamily(
+            "dashboard_warm_pages", "Pages the warmer keeps computed", labels=["service"]
+        )
+        warm.add_metric([self.service], len(memo._warm))
+        yield warm
 
 
 def memo_of(app_state: Any) -> Memo:

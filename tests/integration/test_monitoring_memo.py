@@ -4,6 +4,7 @@ older than the facts, and the warmer stands aside while the projection catches u
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
@@ -112,6 +113,13 @@ async def test_an_event_in_one_city_leaves_the_other_citys_figures_remembered(
         changes = await read_changes(conn, generations(platform).facts)
     assert set(changes) == {"", "33.74", "35.78"} and changes[""] > 0  # the period and its parameters
 
+    # The operators see how the readers were answered.
+    metrics = (await http.get(f"{M}/metrics")).text
+    answered = dict(
+        re.findall(r'^dashboard_figures_total\{answer="(\w+)",service="monitoring"\} (\S+)$', metrics, re.M)
+    )
+    assert answered == {"remembered": "2.0", "computed": "6.0", "warmed": "0.0"}, metrics
+
 
 async def test_the_warmer_keeps_the_first_pages_computed_and_never_serves_them_old(
     http: httpx.AsyncClient, platform: FastAPI
@@ -126,6 +134,7 @@ async def test_the_warmer_keeps_the_first_pages_computed_and_never_serves_them_o
     assert len(expected) == 8  # national overview and portfolio, two provinces' both, two cities
     assert (warmer.status.state, warmer.status.pages, warmer.status.computed) == ("warm", 8, 8)
     assert set(memo._warm) == set(expected)
+    assert 'dashboard_warm_pages{service="monitoring"} 8.0' in (await http.get(f"{M}/metrics")).text
     status = (await get(http, f"{M}/projections"))[0]["figures"]
     assert status["state"] == "warm" and status["applied"] == warmer.status.applied
 
