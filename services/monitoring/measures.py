@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any, TypeVar
@@ -188,7 +188,7 @@ class Measures:
             figures.progress_pct = figures.steps_done_pct
             figures.risk_pct = par
             found.append(figures)
-        return sorted(found, key=lambda c: (-(c.progress_pct or 0), c.city_code))
+        return ranked(found)
 
     async def _latest_closings(self, region: str | None = None) -> list[Any]:
         """Each UPK's last book closing on or before the day (within a region: a province, city or
@@ -233,27 +233,7 @@ class Measures:
     # --- pages ----------------------------------------------------------------------------------------------
 
     async def overview(self, within: str | None = None) -> dict[str, Any]:
-        cities = await self.cities(within)
-
-        def total(name: str) -> int:
-            return sum(int(getattr(c, name)) for c in cities)
-
-        outstanding = total("outstanding")
-        at_risk = sum(c.outstanding * (c.par_pct or 0) / 100 for c in cities)
-        return {
-            "as_of": self.on,
-            "cities": len(cities),
-            "targets": total("targets"),
-            "cycles_started": total("cycles_started"),
-            "bkm_active": total("bkm_active"),
-            "blm_allocated": total("blm_allocated"),
-            "blm_received": total("blm_received"),
-            "passed_to_ksm": total("passed_to_ksm"),
-            "outstanding": outstanding,
-            "par_pct": _pct(at_risk, outstanding),
-            "by_progress": [asdict(c) for c in cities],
-            "by_risk": [asdict(c) for c in sorted(cities, key=lambda c: (-(c.risk_pct or -1), c.city_code))],
-        }
+        return overview_of(self.on, await self.cities(within))
 
     async def city(self, city: str) -> dict[str, Any]:
         f, on = self.f, self.on
@@ -678,6 +658,35 @@ class Measures:
             .order_by(c.kelurahan_code, c.as_of)
         )
         return [dict(r) for r in rows.mappings()]
+
+
+def ranked(cities: Iterable[CityFigures]) -> list[CityFigures]:
+    """Cities by progress, the best first."""
+    return sorted(cities, key=lambda c: (-(c.progress_pct or 0), c.city_code))
+
+
+def overview_of(on: date, cities: list[CityFigures]) -> dict[str, Any]:
+    """The overview of ``cities`` (ranked): their totals, and the cities by progress and by risk."""
+
+    def total(name: str) -> int:
+        return sum(int(getattr(c, name)) for c in cities)
+
+    outstanding = total("outstanding")
+    at_risk = sum(c.outstanding * (c.par_pct or 0) / 100 for c in cities)
+    return {
+        "as_of": on,
+        "cities": len(cities),
+        "targets": total("targets"),
+        "cycles_started": total("cycles_started"),
+        "bkm_active": total("bkm_active"),
+        "blm_allocated": total("blm_allocated"),
+        "blm_received": total("blm_received"),
+        "passed_to_ksm": total("passed_to_ksm"),
+        "outstanding": outstanding,
+        "par_pct": _pct(at_risk, outstanding),
+        "by_progress": [asdict(c) for c in cities],
+        "by_risk": [asdict(c) for c in sorted(cities, key=lambda c: (-(c.risk_pct or -1), c.city_code))],
+    }
 
 
 def _in_time(rows: list[Any], begun: str, ended: str, days: int, on: date) -> tuple[int, int]:

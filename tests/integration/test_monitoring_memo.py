@@ -4,6 +4,7 @@ older than the facts, and the warmer stands aside while the projection catches u
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
 from datetime import date
@@ -11,13 +12,23 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pydantic_core
 import pytest
 from fastapi import FastAPI
 
 from services.monitoring.app import MonitoringSettings, build
 from services.monitoring.facts import READS
 from services.monitoring.generations import Generations
-from services.monitoring.memo import Memo, Warmer, applied_in, read_changes, warm_pages
+from services.monitoring.measures import Measures
+from services.monitoring.memo import (
+    SPACING,
+    Memo,
+    Parts,
+    Warmer,
+    applied_in,
+    read_changes,
+    warm_pages,
+)
 from services.platform import build_embedded, quiesce
 from shared.clock import today
 from shared.settings import ServiceSettings
@@ -121,12 +132,79 @@ async def test_an_event_in_one_city_leaves_the_other_citys_figures_remembered(
     assert answered == {"remembered": "2.0", "computed": "6.0", "warmed": "0.0"}, metrics
 
 
+async def test_the_countrys_pages_are_composed_of_each_citys_and_equal_a_whole_computation(
+    http: httpx.AsyncClient, platform: FastAPI
+) -> None:
+    """The national and provincial overview and portfolio are their cities' parts put together: after an
+    event in one city only that city's parts are computed again (a national overview computed whole
+    takes a dozen aggregates over every row of the country). Put together, they are what computing the
+    whole region gives."""
+    memo = monitoring(platform).figures_memo = Memo(whole_share=1.0)  # never the whole again, here
+    pages = {
+        f"{M}/overview": ("overview", None),
+        f"{M}/overview?within=33": ("overview", "33"),
+        f"{M}/portfolio": ("portfolio", None),
+        f"{M}/portfolio?within=35": ("portfolio", "35"),
+    }
+
+    async def computed_whole() -> dict[str, Any]:
+        found = generations(platform)
+        async with found.runtime.engine.connect() as conn:
+            return {
+                page: json.loads(
+                    pydantic_core.to_json(await getattr(Measures(conn, found.facts, today()), what)(region))
+                )
+                for page, (what, region) in pages.items()
+            }
+
+    first = {page: await get(http, page) for page in pages}  # the first of a day: the parts computed whole
+    assert memo.parts_computed == 0 and first == await computed_whole()
+
+    await sosialisasi_in_semarang(http, platform)
+    composed = {page: await get(http, page) for page in pages}
+    # Semarang's figures and its UPK, once each; Surabaya's kept; East Java's portfolio remembered whole.
+    assert memo.parts_computed == 2
+    assert composed == await computed_whole()
+    assert composed[f"{M}/overview"]["cycles_started"] == 1 and composed[f"{M}/overview"]["cities"] == 2
+
+
+async def test_a_generation_older_than_the_changes_counts_still_shows_every_city(
+    http: httpx.AsyncClient, platform: FastAPI
+) -> None:
+    """A generation created before the changes were counted gets the table empty: its cities are found
+    by computing a region whole once, never by the changes alone. A province computed whole does not
+    stand for the country."""
+    found = generations(platform)
+    async with found.runtime.engine.begin() as conn:
+        await conn.execute(found.facts.changes.delete())
+    memo = monitoring(platform).figures_memo = Memo(whole_share=1.0)
+    java = await get(http, f"{M}/overview?within=33")
+    national = await get(http, f"{M}/overview")
+    assert (java["cities"], national["cities"]) == (1, 2)
+    await sosialisasi_in_semarang(http, platform)  # Semarang is counted from now on; Surabaya is not
+    national = await get(http, f"{M}/overview")
+    assert national["cities"] == 2 and national["cycles_started"] == 1 and memo.parts_computed == 1
+
+
+def test_a_part_of_older_facts_never_replaces_a_later_one() -> None:
+    """Two compositions at once: the one that read the changes first may finish last. Its part of a city
+    is of older facts and must not replace the other's."""
+    parts = Parts()
+    later, earlier = (1, 7, "day", None, "cities", "33.74"), (1, 6, "day", None, "cities", "33.74")
+    parts.keep("33.74", later, ["after the event"])
+    parts.keep("33.74", earlier, ["before the event"])
+    assert parts.cities["33.74"] == (later, ["after the event"])
+    parts.keep("33.74", (2, 0, "day", None, "cities", "33.74"), ["a new generation"])
+    assert parts.cities["33.74"][1] == ["a new generation"]
+
+
 async def test_the_warmer_keeps_the_first_pages_computed_and_never_serves_them_old(
     http: httpx.AsyncClient, platform: FastAPI
 ) -> None:
     state = monitoring(platform)
     memo = state.figures_memo = Memo()
-    warmer = state.figures_warmer = Warmer(state)
+    now = [0.0]  # the warmer's clock: pages computed a moment ago wait their turn (the next test)
+    warmer = state.figures_warmer = Warmer(state, clock=lambda: now[0])
     await warmer.look()  # the first look only notes how far the facts are
     assert warmer.status.state == "standing aside" and memo.warmed == 0
     await warmer.look()
@@ -157,6 +235,7 @@ async def test_the_warmer_keeps_the_first_pages_computed_and_never_serves_them_o
     # The next look computes what changed: the country's two pages and Central Java's (Semarang's page
     # a reader has just computed; Surabaya's and East Java's have not changed).
     warmed = memo.warmed
+    now[0] += 3600
     await warmer.look()
     assert memo.warmed - warmed == warmer.status.computed == 4
 
@@ -166,6 +245,33 @@ async def test_the_warmer_keeps_the_first_pages_computed_and_never_serves_them_o
     await quiesce(platform)
     await warmer.look()
     assert warmer.status.state == "standing aside" and memo.warmed - warmed == 4
+
+
+async def test_a_page_that_changes_again_soon_after_it_was_computed_waits_its_turn(
+    http: httpx.AsyncClient, platform: FastAPI
+) -> None:
+    """While events arrive everywhere, the warmer would compute the national pages at every look: a
+    page is computed again no sooner than ``SPACING`` times as long as it took. Meanwhile a reader
+    gets it computed, never old."""
+    state = monitoring(platform)
+    memo = state.figures_memo = Memo()
+    now = [0.0]
+    warmer = Warmer(state, clock=lambda: now[0])
+    await warmer.look()
+    await warmer.look()
+    assert (warmer.status.state, warmer.status.computed) == ("warm", 8)
+
+    await sosialisasi_in_semarang(http, platform)
+    await warmer.look()  # five pages changed (the country's two, Central Java's two, Semarang's)
+    assert (warmer.status.state, warmer.status.computed) == ("pacing", 0)
+    semarang = await get(http, f"{M}/cities/33.74")
+    assert memo.misses == 1 and semarang["summary"]["cycles_started"] == 1
+
+    now[0] += SPACING * max(kept.took for _key, kept in memo._warm.values())
+    await warmer.look()
+    assert (warmer.status.state, warmer.status.computed) == ("warm", 4)  # Semarang's: the reader's
+    await warmer.look()
+    assert warmer.status.rounds == 3  # nothing left old: the next look has nothing to do
 
 
 @pytest.mark.parametrize(
