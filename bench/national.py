@@ -37,7 +37,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, replace
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -65,6 +65,7 @@ from bench.national_events import (
 from bench.rebuild import consume_raw, produce
 from bench.services import Database, Services, running_services
 from shared.app import freeze_heap
+from shared.clock import today
 from shared.contracts import registry
 from shared.transport import Message
 from shared.transport.topics import dead_letter_topic, event_topic
@@ -498,7 +499,7 @@ async def first_answers(http: httpx.AsyncClient, paths: Mapping[str, Path_]) -> 
     answers come from memory). The national portfolio (every UPK) too. In milliseconds."""
     found = {}
     every: dict[str, Path_] = {**paths, "portfolio_national": lambda rng: "/portfolio"}
-    yesterday = {"as_of": (date.today() - timedelta(days=1)).isoformat()}
+    yesterday = {"as_of": (today() - timedelta(days=1)).isoformat()}
     for kind, path in every.items():
         began = time.perf_counter()
         # Merged into the path's own query (``params=`` would replace it: a province's portfolio would

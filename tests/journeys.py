@@ -5,12 +5,12 @@ cross-service steps wait on the consuming projection's checkpoint, never on time
 from __future__ import annotations
 
 import asyncio
-from datetime import date
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
 
+from shared.clock import today
 from tests.harness.tokens import ADMIN, bearer
 
 KOTAKU = {"code": "KOTAKU", "name": "Kota Tanpa Kumuh", "starts_on": "2016-01-01", "ends_on": "2024-12-31"}
@@ -319,6 +319,6 @@ async def hand_over(
     """Walk ``city``'s handover to the transfer of write authority; the completion's answer."""
     who = {"admin": admin or ADMIN, "city": bearer("city_operator", city)}
     answer: dict[str, Any] = {}
-    for path, body, by in handover_steps(city, date.today().isoformat()):
+    for path, body, by in handover_steps(city, today().isoformat()):
         answer = await post(http, path, body, headers=who[by])
     return answer

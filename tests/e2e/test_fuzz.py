@@ -16,7 +16,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 import httpx
@@ -37,6 +36,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from shared.clock import today
 from tests.harness.processes import PlatformProcess, platform_process
 from tests.harness.tokens import ADMIN, bearer
 from tests.journeys import handover_steps
@@ -99,7 +99,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
             accepted = http.post("/targeting/program-periods", json=KOTAKU)
             assert accepted.status_code == 201, accepted.text
             stream_id, version = accepted.json()["stream_id"], accepted.json()["version"]
-            for path, body, who in handover_steps("33.74", date.today().isoformat()):
+            for path, body, who in handover_steps("33.74", today().isoformat()):
                 headers = ADMIN if who == "admin" else bearer("city_operator", "33.74")
                 moved = http.post(path, json=body, headers=headers)
                 assert moved.status_code == 201, moved.text

@@ -10,12 +10,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.platform import build_embedded, quiesce
 from shared.contracts import registry
 from shared.db import create_engine
 from shared.eventstore import EventStore
 from shared.migrations import upgrade
+from shared.settings import ServiceSettings
 from shared.transport import Publisher, Received, Subscriber, TopicPartition
 from shared.transport.embedded import EmbeddedBus, EmbeddedPublisher, EmbeddedSubscriber
 from shared.transport.kafka import KafkaPublisher, KafkaSubscriber
@@ -124,3 +127,12 @@ async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite+aiosqlite:///{tmp_path / 'store.sqlite'}"
     url: str = request.getfixturevalue("pg_url")
     return url
+
+
+@pytest.fixture
+async def platform(tmp_path: Path) -> AsyncIterator[FastAPI]:
+    """The embedded platform, started; every relay and consumer quiet again before it stops."""
+    app = build_embedded(ServiceSettings(data_dir=tmp_path))
+    async with app.router.lifespan_context(app):
+        yield app
+        await quiesce(app)

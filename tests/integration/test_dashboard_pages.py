@@ -8,7 +8,6 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,22 +17,13 @@ from fastapi import FastAPI
 from services.monitoring import dashboard
 from services.monitoring.i18n import LANGUAGES, Lang, Words
 from services.monitoring.measures import Measures
-from services.platform import build_embedded, quiesce
-from shared.settings import ServiceSettings
+from services.platform import quiesce
 from tests.harness.tokens import ADMIN, bearer
 from tests.integration.test_ledger_api import BASE, BLM, KEL, ledger_knows, tranche_through
 from tests.journeys import cycle_to_renta, eligible_ksm, hand_over, post, registered_period, targeted
 
 CITY = "33.74"
 M = "/monitoring"
-
-
-@pytest.fixture
-async def platform(tmp_path: Path) -> AsyncIterator[FastAPI]:
-    app = build_embedded(ServiceSettings(data_dir=tmp_path))
-    async with app.router.lifespan_context(app):
-        yield app
-        await quiesce(app)
 
 
 @pytest.fixture

@@ -9,17 +9,15 @@ import io
 import json
 import zipfile
 from collections.abc import AsyncIterator
-from datetime import date
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.platform import build_embedded, quiesce
+from services.platform import quiesce
+from shared.clock import today
 from shared.security.authority import Holder, holder_of
-from shared.settings import ServiceSettings
 from tests.harness.tokens import ADMIN, bearer
 from tests.integration.test_targeting_api import problem
 from tests.journeys import (
@@ -34,18 +32,10 @@ from tests.journeys import (
 
 CITY, OTHER_CITY = "33.74", "35.78"
 KEL, KEL2, SURABAYA_KEL = "33.74.10.1004", "33.74.10.1005", "35.78.01.1001"
-YEAR = date.today().year - 1  # a cycle of last year: its BKM is in term today
+YEAR = today().year - 1  # a cycle of last year: its BKM is in term today
 H = f"/handover/cities/{CITY}/handover"
-TODAY = date.today().isoformat()
+TODAY = today().isoformat()
 CLIENT = bearer("integration_client", CITY)
-
-
-@pytest.fixture
-async def platform(tmp_path: Path) -> AsyncIterator[FastAPI]:
-    app = build_embedded(ServiceSettings(data_dir=tmp_path))
-    async with app.router.lifespan_context(app):
-        yield app
-        await quiesce(app)
 
 
 @pytest.fixture
@@ -126,7 +116,7 @@ async def test_readiness_is_computed_from_the_services_events(
     lpj = criterion(card, "lpj-complete")  # received more than 90 days ago, no LPJ yet
     assert (lpj["verdict"], lpj["value_pct"]) == ("not met", 0.0)
     audits = criterion(card, "audits-done")
-    assert audits["value_pct"] == (50.0 if date.today().year - 1 == YEAR else 0.0)
+    assert audits["value_pct"] == (50.0 if today().year - 1 == YEAR else 0.0)
     assert criterion(card, "upk-health")["verdict"] == "unknown"  # no book closing yet
     assert (
         criterion(card, "perda")["verdict"] == "met" and "Perwal 7/2026" in criterion(card, "perda")["source"]
@@ -178,7 +168,7 @@ async def test_the_process_goes_in_order_and_moves_authority(
     assert await holder_of(runtime.engine, CITY) is Holder.CITY
     # Sustained: the city reports.
     report = {
-        "period_label": f"{date.today().year}-S2",
+        "period_label": f"{today().year}-S2",
         "document": "Laporan semester",
         "submitted_on": TODAY,
     }

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from fastapi import FastAPI
 
 from services.handover.app import HandoverSettings
 from services.handover.app import build as build_handover
+from shared.clock import today
 from shared.transport.topics import city_topic
 from tests.harness.kafka import KafkaBroker, create_topics
 from tests.harness.postgres import PostgresServer
@@ -46,7 +46,7 @@ async def handover(tmp_path: Path, postgres: PostgresServer, kafka: KafkaBroker)
 async def test_a_citys_events_reach_its_own_topic_in_order(handover: FastAPI, kafka: KafkaBroker) -> None:
     sent: list[str] = []
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=handover), base_url="http://p2kp") as http:
-        for path, body, who in handover_steps(CITY, date.today().isoformat()):
+        for path, body, who in handover_steps(CITY, today().isoformat()):
             headers = ADMIN if who == "admin" else bearer("city_operator", CITY)
             response = await http.post(path.removeprefix("/handover"), json=body, headers=headers)
             assert response.status_code == 201, response.text

@@ -5,15 +5,12 @@ their loan eligibility, cadre training, and the 4xx answers a field officer gets
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.platform import build_embedded, quiesce
-from shared.settings import ServiceSettings
 from tests.harness.tokens import ADMIN, bearer
 from tests.integration.test_targeting_api import problem
 from tests.journeys import cycle_to_bkm, meeting, post, register_people, registered_period, synced, targeted
@@ -21,14 +18,6 @@ from tests.journeys import cycle_to_bkm, meeting, post, register_people, registe
 KEL, OTHER_KEL = "33.74.10.1004", "33.74.10.1005"
 PERIOD = "/institutions/program-periods/KOTAKU"
 CYCLE = f"{PERIOD}/kelurahan/{KEL}"
-
-
-@pytest.fixture
-async def platform(tmp_path: Path) -> AsyncIterator[FastAPI]:
-    app = build_embedded(ServiceSettings(data_dir=tmp_path))
-    async with app.router.lifespan_context(app):
-        yield app
-        await quiesce(app)
 
 
 @pytest.fixture

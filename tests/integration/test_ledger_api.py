@@ -5,15 +5,12 @@ repayment and a late one, the UPK indicators, and the 4xx a field officer gets."
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.platform import build_embedded, quiesce
-from shared.settings import ServiceSettings
 from tests.harness.tokens import ADMIN, bearer
 from tests.integration.test_targeting_api import problem
 from tests.journeys import (
@@ -34,14 +31,6 @@ BASE = f"/ledger/program-periods/KOTAKU/kelurahan/{KEL}"
 BLM = f"{BASE}/blm/2021"
 BOOKS = f"/ledger/kelurahan/{KEL}"
 FASKEL, KORKOT = bearer("facilitator", KEL), bearer("regional_consultant", "33")
-
-
-@pytest.fixture
-async def platform(tmp_path: Path) -> AsyncIterator[FastAPI]:
-    app = build_embedded(ServiceSettings(data_dir=tmp_path))
-    async with app.router.lifespan_context(app):
-        yield app
-        await quiesce(app)
 
 
 @pytest.fixture

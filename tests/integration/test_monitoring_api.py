@@ -11,7 +11,6 @@ import io
 import json
 from collections.abc import AsyncIterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,8 +23,8 @@ from sqlalchemy import event
 from services.monitoring.generations import Generations, digest
 from services.monitoring.measures import Measures
 from services.monitoring.memo import Memo
-from services.platform import build_embedded, quiesce
-from shared.settings import ServiceSettings
+from services.platform import quiesce
+from shared.clock import today
 from tests.harness.tokens import ADMIN, bearer
 from tests.integration.test_ledger_api import tranche_through
 from tests.integration.test_targeting_api import problem
@@ -43,14 +42,6 @@ KEL, CITY = "33.74.10.1004", "33.74"
 M = "/monitoring"
 LEDGER = f"/ledger/program-periods/KOTAKU/kelurahan/{KEL}"
 CYCLE = f"/institutions/program-periods/KOTAKU/kelurahan/{KEL}"
-
-
-@pytest.fixture
-async def platform(tmp_path: Path) -> AsyncIterator[FastAPI]:
-    app = build_embedded(ServiceSettings(data_dir=tmp_path))
-    async with app.router.lifespan_context(app):
-        yield app
-        await quiesce(app)
 
 
 @pytest.fixture
@@ -533,7 +524,7 @@ async def test_a_reader_who_goes_away_does_not_take_the_shared_computation_with_
     await targeted(http, platform, KEL, households=2)
     await quiesce(platform)
     memo, found = HeldMemo(), generations(platform)
-    on = date.today()
+    on = today()
     leaving = asyncio.create_task(memo.figures(found, on, None, "overview", None))
     await memo.started.wait()
     leaving.cancel()

@@ -29,23 +29,14 @@ from services.monitoring.memo import (
     read_changes,
     warm_pages,
 )
-from services.platform import build_embedded, quiesce
+from services.platform import quiesce
 from shared.clock import today
-from shared.settings import ServiceSettings
 from shared.transport.embedded import EmbeddedBus
 from tests.harness.tokens import ADMIN
 from tests.journeys import meeting, post, registered_period, targeted
 
 SEMARANG, SURABAYA = "33.74.10.1004", "35.78.01.1001"
 M = "/monitoring"
-
-
-@pytest.fixture
-async def platform(tmp_path: Path) -> AsyncIterator[FastAPI]:
-    app = build_embedded(ServiceSettings(data_dir=tmp_path))
-    async with app.router.lifespan_context(app):
-        yield app
-        await quiesce(app)
 
 
 @pytest.fixture

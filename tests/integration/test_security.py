@@ -6,7 +6,6 @@ import json
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from fastapi import FastAPI
 from services.platform import build_embedded
 from services.targeting.app import TargetingSettings
 from services.targeting.app import build as build_targeting
+from shared.clock import today
 from shared.security.authority import Holder, holder_of
 from shared.security.principal import Principal
 from shared.security.tokens import NotAuthenticated, TokenVerifier, issue_token
@@ -216,7 +216,7 @@ async def test_repeated_failed_sign_ins_are_slowed_down(platform: FastAPI) -> No
 async def test_authority_transfer_reaches_every_service_and_is_honoured(platform: FastAPI) -> None:
     services = platform.state.services
     async with client(platform, ADMIN) as http:
-        *_, (complete, body, _) = handover_steps("33.74", date.today().isoformat())
+        *_, (complete, body, _) = handover_steps("33.74", today().isoformat())
         refused = await http.post(complete, json=body, headers=bearer("city_operator", "33.74"))
         assert refused.status_code == 403  # the handover's decisions are the national office's
         early = await http.post(complete, json=body)
@@ -237,7 +237,7 @@ async def test_authority_transfer_reaches_every_service_and_is_honoured(platform
         rollback = {
             "to_stage": "parallel run",
             "reason": "DDUB not paid",
-            "rolled_back_on": date.today().isoformat(),
+            "rolled_back_on": today().isoformat(),
         }
         back = await http.post("/handover/cities/33.74/handover/rollback", json=rollback)
         assert back.status_code == 201, back.text

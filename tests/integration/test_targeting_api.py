@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.platform import build_embedded, quiesce
-from shared.settings import ServiceSettings
 from tests.harness.tokens import ADMIN, bearer
 
 PROBLEM = "application/problem+json"
@@ -26,14 +23,6 @@ CONSULTANT = bearer("regional_consultant", "33", subject="konsultan.ani")
 SEMARANG_OPERATOR = bearer("city_operator", "33.74", subject="op.siti")
 SURABAYA_OPERATOR = bearer("city_operator", "35.78")
 FASKEL = bearer("facilitator", MIROTO)
-
-
-@pytest.fixture
-async def platform(tmp_path: Path) -> AsyncIterator[FastAPI]:
-    app = build_embedded(ServiceSettings(data_dir=tmp_path))
-    async with app.router.lifespan_context(app):
-        yield app
-        await quiesce(app)
 
 
 @pytest.fixture

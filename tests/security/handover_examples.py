@@ -7,16 +7,16 @@ parallel run, one item, signatures) but never complete it: the matrix's cities s
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 
 import httpx
 
+from shared.clock import today
 from tests.journeys import post
 from tests.security.common import Request
 
 H = "/cities/{city_code}/handover"
 SUBSCRIPTIONS: dict[str, str] = {}
-TODAY = date.today().isoformat()
+TODAY = today().isoformat()
 # A port nothing listens on: deliveries fail at once (the matrix does not test delivery).
 DEAD_HOOK = "http://127.0.0.1:9/hook"
 

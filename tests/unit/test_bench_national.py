@@ -6,7 +6,7 @@ import asyncio
 import json
 import math
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from bench.national_events import (
 )
 from services.simulator.synthetic import choose_villages
 from shared import regions
+from shared.clock import today
 
 SEMARANG = "33.74"
 
@@ -247,7 +248,7 @@ async def test_first_answers_are_asked_as_of_yesterday_keeping_each_pages_own_qu
     async with httpx.AsyncClient(transport=httpx.MockTransport(answer), base_url="http://test") as http:
         found = await first_answers(http, paths)
     assert set(found) == {"portfolio", "city", "portfolio_national"}
-    yesterday = (date.today() - timedelta(days=1)).isoformat()
+    yesterday = (today() - timedelta(days=1)).isoformat()
     assert [(u.path, dict(u.params)) for u in asked] == [
         ("/portfolio", {"within": "33", "as_of": yesterday}),
         ("/cities/33.74", {"as_of": yesterday}),
