@@ -61,10 +61,8 @@ Changes = dict[str, int]  # city code ('' the whole program's) -> events that ch
 def applied_in(changes: Changes, region: str | None) -> int:
     """The events that changed what ``region``'s figures are computed from: the country's (None), a
     province's cities', a city's (or the city of a kecamatan or kelurahan), and the program-wide ones."""
-    if region is None:
-        return sum(changes.values())
-    if len(region) == 2:  # a province: its cities' codes begin with its own
-        return sum(n for city, n in changes.items() if city == "" or city.startswith(f"{region}."))
+    if region is None or len(region) == 2:  # the country, or a province: its cities' codes begin with its own
+        return sum(n for city, n in changes.items() if city == "" or _within(city, region))
     return changes.get("", 0) + changes.get(region[:5], 0)
 
 
